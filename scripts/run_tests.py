@@ -1,0 +1,129 @@
+"""Run every check and test suite, then print one closing line: ``N passed, N failed``.
+
+Called by ``make test`` (and so by CI's ``.ci/run``) with the venv and Node 22
+already installed. Suites: lint (ruff, ruff format, mypy --strict, tsc), the
+Python tests (pytest, including the end-to-end ones that start the local
+Worker), and the Worker tests (vitest in workerd). A lint tool counts as one
+test. The exit status is non-zero if anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER = ROOT / "worker-otlp-ingest"
+ARTIFACTS = ROOT / "test-artifacts"
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Tally:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+
+
+def banner(title: str) -> None:
+    print(f"\n=== {title} ===", flush=True)
+
+
+def run(command: list[str], cwd: Path = ROOT) -> int:
+    print("$ " + " ".join(command), flush=True)
+    return subprocess.call(command, cwd=cwd)
+
+
+def lint() -> Tally:
+    tally = Tally()
+    checks = [
+        ("ruff check", [str(VENV_BIN / "ruff"), "check", "."], ROOT),
+        ("ruff format", [str(VENV_BIN / "ruff"), "format", "--check", "."], ROOT),
+        ("mypy --strict", [str(VENV_BIN / "mypy")], ROOT),
+    ]
+    if (WORKER / "package.json").exists():
+        checks.append(("tsc --noEmit", ["npm", "run", "--silent", "typecheck"], WORKER))
+    for name, command, cwd in checks:
+        banner(name)
+        if run(command, cwd) == 0:
+            tally.passed += 1
+        else:
+            print(f"FAILED: {name}", flush=True)
+            tally.failed += 1
+    return tally
+
+
+def pytest_suite() -> Tally:
+    banner("Python tests (pytest)")
+    report = ARTIFACTS / "pytest.xml"
+    code = run([str(VENV_BIN / "pytest"), "-q", f"--junitxml={report}", "-p", "no:cacheprovider"])
+    tally = Tally()
+    if not report.exists():
+        tally.failed += 1
+        return tally
+    for suite in ET.parse(report).getroot().iter("testsuite"):
+        total = int(suite.get("tests", 0))
+        failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped = int(suite.get("skipped", 0))
+        tally.passed += total - failed - skipped
+        tally.failed += failed
+        tally.skipped += skipped
+    if code not in (0, 1) and tally.failed == 0:  # interrupted, internal error or no tests
+        tally.failed += 1
+    return tally
+
+
+def worker_suite() -> Tally:
+    tally = Tally()
+    if not (WORKER / "package.json").exists():
+        return tally
+    fixtures = WORKER / "scripts" / "make_python_fixtures.py"
+    if fixtures.exists():
+        banner("Worker fixtures from the Python pipeline")
+        if run([sys.executable, str(fixtures)], WORKER) != 0:
+            tally.failed += 1
+    banner("Worker tests (vitest in workerd)")
+    report = ARTIFACTS / "vitest.json"
+    code = run(["npx", "vitest", "run", "--reporter=default", "--reporter=json", f"--outputFile.json={report}"], WORKER)
+    if not report.exists():
+        tally.failed += 1
+        return tally
+    results = json.loads(report.read_text(encoding="utf-8"))
+    tally.passed += int(results.get("numPassedTests", 0))
+    tally.failed += int(results.get("numFailedTests", 0))
+    tally.skipped += int(results.get("numPendingTests", 0)) + int(results.get("numTodoTests", 0))
+    if code != 0 and tally.failed == 0:  # a suite failed to load, or vitest itself failed
+        tally.failed += 1
+    return tally
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lint-only", action="store_true")
+    args = parser.parse_args()
+    ARTIFACTS.mkdir(exist_ok=True)
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    total = Tally()
+    total.add(lint())
+    if not args.lint_only:
+        total.add(pytest_suite())
+        total.add(worker_suite())
+    if total.skipped:
+        print(f"\n({total.skipped} skipped)")
+    print(f"\n{total.passed} passed, {total.failed} failed", flush=True)
+    return 1 if total.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

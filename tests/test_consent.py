@@ -1,0 +1,126 @@
+"""Consent: every DO_NOT_TRACK value class × VOICEMODE_TELEMETRY value × env-file state → decision + reason."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from voicemode_otel import consent
+from voicemode_otel.paths import Paths
+
+DNT_CASES = {  # value (None = unset) → does it opt out?
+    None: False,
+    "1": True,
+    "true": True,
+    "yes": True,
+    "": True,  # set but empty still says "do not track"
+    "anything": True,
+    "0": False,
+    "false": False,
+    "No": False,
+    " OFF ": False,
+}
+PREFERENCE_CASES = {  # raw value → state
+    "true": consent.State.ON,
+    "1": consent.State.ON,
+    "Yes": consent.State.ON,
+    "on": consent.State.ON,
+    "false": consent.State.OFF,
+    "0": consent.State.OFF,
+    "no": consent.State.OFF,
+    "OFF": consent.State.OFF,
+    "ask": consent.State.NOT_ASKED,
+    "maybe": consent.State.NOT_ASKED,
+    "": consent.State.NOT_ASKED,
+}
+FILE_STATES = ["missing", "empty", "true", "false", "export-true", "unreadable"]
+
+
+def _write_env_file(paths: Paths, state: str) -> None:
+    paths.base.mkdir(parents=True, exist_ok=True)
+    content = {
+        "empty": "# VoiceMode settings\nVOICEMODE_TTS_VOICE=af_sky\n",
+        "true": "VOICEMODE_TTS_VOICE=af_sky\nVOICEMODE_TELEMETRY=true\n",
+        "false": "VOICEMODE_TELEMETRY=false\n",
+        "export-true": 'export VOICEMODE_TELEMETRY="true"  # opted in\n',
+    }
+    if state == "unreadable":
+        paths.env_file.mkdir()  # a directory where the file should be: reading fails
+    elif state in content:
+        paths.env_file.write_text(content[state])
+
+
+def _expected(dnt: str | None, env_pref: str | None, file_state: str) -> tuple[consent.State, str]:
+    if dnt is not None and DNT_CASES[dnt]:
+        return consent.State.PAUSED, "DO_NOT_TRACK"
+    if env_pref is not None:
+        return PREFERENCE_CASES[env_pref], "environment"
+    if file_state in ("true", "export-true"):
+        return consent.State.ON, "voicemode.env"
+    if file_state == "false":
+        return consent.State.OFF, "voicemode.env"
+    return consent.State.NOT_ASKED, "default"
+
+
+@pytest.mark.parametrize("file_state", FILE_STATES)
+@pytest.mark.parametrize("env_pref", [None, *PREFERENCE_CASES])
+@pytest.mark.parametrize("dnt", list(DNT_CASES))
+def test_decision_table(paths: Paths, dnt: str | None, env_pref: str | None, file_state: str) -> None:
+    """The first matching rule decides, and the reason names it."""
+    _write_env_file(paths, file_state)
+    environ = {}
+    if dnt is not None:
+        environ["DO_NOT_TRACK"] = dnt
+    if env_pref is not None:
+        environ["VOICEMODE_TELEMETRY"] = env_pref
+    decision = consent.decide(paths, environ)
+    state, source = _expected(dnt, env_pref, file_state)
+    assert (decision.state, decision.source) == (state, source)
+    assert decision.enabled == (state is consent.State.ON)
+    if source == "DO_NOT_TRACK":
+        assert decision.reason.startswith(f"DO_NOT_TRACK={dnt} is set")
+    elif state is consent.State.ON:
+        assert decision.reason.endswith("(opted in)")
+    elif state is consent.State.OFF:
+        assert decision.reason.endswith("(opted out)")
+    else:
+        assert decision.reason.startswith("not asked yet")
+    if file_state == "unreadable" and source == "default":
+        assert "cannot read" in decision.reason
+
+
+@pytest.mark.parametrize(("value", "paused"), [("true", True), ("TRUE", True), ("false", False), ("1", False)])
+def test_otel_sdk_disabled(paths: Paths, value: str, paused: bool) -> None:
+    """OTEL_SDK_DISABLED pauses only for "true" (the spec's rule), even over an opt-in."""
+    decision = consent.decide(paths, {"OTEL_SDK_DISABLED": value, "VOICEMODE_TELEMETRY": "true"})
+    assert decision.state is (consent.State.PAUSED if paused else consent.State.ON)
+
+
+def test_change_to_env_file_is_seen_by_the_next_call(paths: Paths) -> None:
+    """Consent is never cached: an edit of voicemode.env shows on the very next check."""
+    paths.base.mkdir(parents=True)
+    paths.env_file.write_text("VOICEMODE_TELEMETRY=true\n")
+    assert consent.decide(paths, {}).enabled
+    paths.env_file.write_text("VOICEMODE_TELEMETRY=false\n")
+    os.utime(paths.env_file, ns=(1, 1))  # even with an unchanged size and a rewound clock
+    assert consent.decide(paths, {}).state is consent.State.OFF
+
+
+def test_environment_is_read_on_every_call(paths: Paths) -> None:
+    """A change to os.environ reaches a running process at once."""
+    environ = {"VOICEMODE_TELEMETRY": "true"}
+    assert consent.decide(paths, environ).enabled
+    environ["DO_NOT_TRACK"] = "1"
+    assert not consent.decide(paths, environ).enabled
+
+
+def test_last_assignment_wins_and_comments_are_ignored(paths: Paths) -> None:
+    """The file is read like a shell sources it."""
+    paths.base.mkdir(parents=True)
+    paths.env_file.write_text(
+        "# VOICEMODE_TELEMETRY=true\nVOICEMODE_TELEMETRY=true\n  export VOICEMODE_TELEMETRY='false' # changed mind\n"
+    )
+    decision = consent.decide(paths, {})
+    assert decision.state is consent.State.OFF
+    assert decision.preference == "false"

@@ -1,0 +1,107 @@
+"""voicemode-otel: opt-in, privacy-preserving usage metrics for VoiceMode.
+
+Importing this package is nearly free and :func:`start` without consent
+imports nothing more: both run in every VoiceMode start-up, so everything
+beyond :mod:`voicemode_otel.consent_core` (which needs only ``os``) is loaded
+lazily, and the OpenTelemetry SDK, ``requests`` and protobuf only once
+consent exists and a report is due (tests hold that line).
+
+* :func:`start` — VoiceMode's one call at server start; returns at once.
+* :func:`status`, :func:`set_preference`, :func:`preview`, :func:`forget` — the
+  operations the ``voicemode-otel`` CLI and the MCP tools offer.
+"""
+
+from __future__ import annotations
+
+import os
+
+from voicemode_otel import consent_core
+
+# ``typing`` costs milliseconds to import; mypy honours a local TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from voicemode_otel.erasure import ForgetResult
+    from voicemode_otel.paths import Paths
+    from voicemode_otel.preference import PreferenceChange
+    from voicemode_otel.next_report import Preview
+    from voicemode_otel.overview import Status
+
+__all__ = ["forget", "preview", "set_preference", "start", "status", "stop"]
+
+
+def start(
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    exec_source: str = "mcp",
+    version: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> bool:
+    """VoiceMode's one call at server start: returns at once, never raises.
+
+    With consent, a daemon thread sends a report when one is due (and keeps
+    doing so daily in a long-running server). Without consent nothing at all
+    happens — unless the user opted out and an ID or unsent report is left,
+    which is then deleted. Returns True when a reporter runs.
+    """
+    try:
+        env = os.environ if environ is None else environ
+        base = os.fspath(base_dir) if base_dir is not None else consent_core.base_dir(env)
+        state = consent_core.decide(base, env)[0]
+        if state == consent_core.PAUSED:
+            return False
+        if state != consent_core.ON and not (
+            os.path.exists(os.path.join(base, "telemetry_id"))
+            or os.path.exists(os.path.join(base, "telemetry"))
+        ):
+            return False
+    except Exception:
+        return False
+    from voicemode_otel import runner
+
+    return runner.start(base_dir=base, exec_source=exec_source, version=version, environ=env)
+
+
+def stop(timeout: float = 1.0) -> None:
+    """Stop the background reporter (process exit does this by itself)."""
+    from voicemode_otel import runner
+
+    runner.stop(timeout)
+
+
+def _paths(base_dir: str | os.PathLike[str] | None) -> Paths:
+    from pathlib import Path
+
+    from voicemode_otel.paths import Paths
+
+    return Paths(Path(base_dir).expanduser()) if base_dir is not None else Paths.from_environ()
+
+
+def status(base_dir: str | os.PathLike[str] | None = None) -> Status:
+    """Consent, endpoint, ID, last send, next due and pending report; changes nothing."""
+    from voicemode_otel.overview import current
+
+    return current(_paths(base_dir))
+
+
+def set_preference(enabled: bool, base_dir: str | os.PathLike[str] | None = None) -> PreferenceChange:
+    """Opt in or out (refuses to opt in under ``DO_NOT_TRACK``/``OTEL_SDK_DISABLED``)."""
+    from voicemode_otel.preference import set_preference as _set
+
+    return _set(_paths(base_dir), enabled)
+
+
+def preview(base_dir: str | os.PathLike[str] | None = None, **options: Any) -> Preview:
+    """The report that would be sent next; sends and writes nothing."""
+    from voicemode_otel.next_report import build
+
+    return build(_paths(base_dir), **options)
+
+
+def forget(base_dir: str | os.PathLike[str] | None = None) -> ForgetResult:
+    """Delete this installation's data on the server, then the local ID and state."""
+    from voicemode_otel.erasure import forget as _forget
+
+    return _forget(_paths(base_dir))

@@ -1,0 +1,63 @@
+"""The one decision every other module asks for: may anything be sent at all.
+
+Re-evaluated on every call (environment and ``voicemode.env`` are read each
+time; the file costs a ``stat`` while unchanged) so that an opt-out reaches a
+running server at once. The rules live in :mod:`voicemode_otel.consent_core`
+(written against ``os`` alone for the host's start-up path); this module
+gives them types.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from voicemode_otel import consent_core
+from voicemode_otel.consent_core import DO_NOT_TRACK, PREFERENCE_VARIABLE, SDK_DISABLED
+from voicemode_otel.paths import Paths
+
+__all__ = ["DO_NOT_TRACK", "PREFERENCE_VARIABLE", "SDK_DISABLED", "Consent", "State", "decide"]
+
+
+class State(enum.Enum):
+    """Why telemetry is on or off; decides what an off state may delete."""
+
+    ON = consent_core.ON
+    # A universal kill switch is set: stop everything, delete nothing.
+    PAUSED = consent_core.PAUSED
+    # The user said no: the ID and unsent data must go.
+    OFF = consent_core.OFF
+    # Nobody asked yet (or the value is not understood): off; leftovers go.
+    NOT_ASKED = consent_core.NOT_ASKED
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The decision, where it came from, and a sentence a person can read."""
+
+    state: State
+    reason: str
+    preference: str | None
+    """The raw ``VOICEMODE_TELEMETRY`` value that applied, if any."""
+    source: str
+    """``DO_NOT_TRACK``, ``OTEL_SDK_DISABLED``, ``environment``, ``voicemode.env`` or ``default``."""
+
+    @property
+    def enabled(self) -> bool:
+        """True only when reports may be built and sent."""
+        return self.state is State.ON
+
+    @property
+    def revoked(self) -> bool:
+        """True when local telemetry data (ID, unsent report) must be deleted."""
+        return self.state in (State.OFF, State.NOT_ASKED)
+
+
+def decide(paths: Paths, environ: Mapping[str, str] | None = None) -> Consent:
+    """The current consent, from scratch (never cached for the process)."""
+    state, reason, preference, source = consent_core.decide(
+        str(paths.base), os.environ if environ is None else environ
+    )
+    return Consent(State(state), reason, preference, source)

@@ -1,0 +1,155 @@
+"""``preview``: the exact report that would be sent next, sending and writing nothing.
+
+With consent and a pending report, that stored report is what goes next and
+is shown byte for byte. Otherwise the next period's report is built the way
+the sender would build it. Without consent (or before the first period) the
+last 24 hours are shown as an illustration, with a placeholder ID, because
+no ID may exist before the opt-in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from voicemode_otel import consent, contract, enrollment, otlp_json, report, schedule, state
+from voicemode_otel.paths import Paths
+from voicemode_otel.periods import Period, floor_hour, iso
+from voicemode_otel.resource_detector import installation_attributes
+from voicemode_otel.sessions import ReadStats, completed_sessions
+
+PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+_BAR_WIDTH = 28
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The next report (if any) and what it means."""
+
+    consent: consent.Consent
+    period: Period
+    request: ExportMetricsServiceRequest
+    session_count: int
+    note: str
+    read_stats: ReadStats
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The OTLP/JSON body (``{}`` when nothing would be sent)."""
+        return otlp_json.to_json(self.request, indent=indent)
+
+
+def build(
+    paths: Paths,
+    environ: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    *,
+    exec_source: str = "mcp",
+    version: str | None = None,
+) -> Preview:
+    """Build the preview; creates no ID and writes nothing."""
+    env = os.environ if environ is None else environ
+    moment = now or datetime.now(timezone.utc)
+    decision = consent.decide(paths, env)
+    stats = ReadStats()
+    pending = state.load_pending(paths, discard_corrupt=False) if decision.enabled else None
+    if pending is not None:
+        request = ExportMetricsServiceRequest.FromString(pending.body)
+        note = "This report is already saved and waiting to be sent; it will be sent exactly as shown."
+        return Preview(decision, pending.period, request, pending.session_count, note, stats)
+    enrolled = enrollment.current(paths) if decision.enabled else None
+    period = None
+    if enrolled is not None:
+        period = schedule.next_period(
+            state.load_state(paths), enrolled.opted_in_at, moment, timedelta(), force=True
+        )
+    if period is None:
+        end = floor_hour(moment)
+        period = Period(end - timedelta(hours=24), end)
+        note = (
+            "Telemetry is on but the first period has not ended yet; "
+            "this shows what the last 24 hours would look like."
+            if enrolled
+            else f"Telemetry is OFF ({decision.reason}); nothing is sent. "
+            "This shows what a report of the last 24 hours would look like, with a placeholder ID."
+        )
+    else:
+        note = "This is the report for the next period, built as the sender would build it."
+    sessions = completed_sessions(paths.conversations_dir, period, stats)
+    if enrolled is not None:
+        sessions = [s for s in sessions if s.first >= enrolled.opted_in_at]
+    telemetry_id = enrolled.telemetry_id if enrolled else PLACEHOLDER_ID
+    attributes = installation_attributes(telemetry_id, exec_source=exec_source, environ=env, version=version)
+    request = (
+        report.build_request(sessions, period, attributes) if sessions else ExportMetricsServiceRequest()
+    )
+    return Preview(decision, period, request, len(sessions), note, stats)
+
+
+def _bar(count: int, largest: int) -> str:
+    return "█" * max(1 if count else 0, round(_BAR_WIDTH * count / largest)) if largest else ""
+
+
+def _histogram_totals(request: ExportMetricsServiceRequest, name: str) -> tuple[list[int], dict[str, int]]:
+    spec = contract.load().metric(name)
+    totals = [0] * len(spec.bins)
+    by_transport: dict[str, int] = {}
+    for entry in request.resource_metrics:
+        for scope in entry.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name != name:
+                    continue
+                for point in metric.histogram.data_points:
+                    for index, count in enumerate(point.bucket_counts):
+                        totals[index] += count
+                    transport = next((a.value.string_value for a in point.attributes), "unknown")
+                    by_transport[transport] = by_transport.get(transport, 0) + point.count
+    return totals, by_transport
+
+
+def _provider_counts(request: ExportMetricsServiceRequest) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for entry in request.resource_metrics:
+        for scope in entry.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == contract.PROVIDERS:
+                    for point in metric.sum.data_points:
+                        attrs = {a.key: a.value.string_value for a in point.attributes}
+                        key = (attrs.get(contract.PROVIDER_ROLE, "?"), attrs.get(contract.PROVIDER_NAME, "?"))
+                        counts[key] = counts.get(key, 0) + point.as_int
+    return counts
+
+
+def render_summary(preview: Preview) -> str:
+    """A person-readable summary: period, resource, and each histogram as a bar chart."""
+    lines = [preview.note, f"Period: {iso(preview.period.start)} → {iso(preview.period.end)} (UTC)"]
+    if preview.read_stats.skipped():
+        lines.append(f"Log lines skipped as unreadable: {preview.read_stats.skipped()}")
+    if not preview.session_count:
+        lines.append("No session completed in this period: nothing would be sent.")
+        return "\n".join(lines)
+    lines.append(f"Sessions: {preview.session_count}")
+    resource = preview.request.resource_metrics[0].resource
+    lines.append("Sent with every report:")
+    lines.extend(f"  {a.key} = {a.value.string_value}" for a in resource.attributes)
+    spec = contract.load()
+    transports: dict[str, int] = {}
+    for name in (contract.DURATION, contract.EXCHANGES):
+        metric = spec.metric(name)
+        totals, transports = _histogram_totals(preview.request, name)
+        lines.append(f"{name} ({metric.unit}):")
+        width = max(len(label) for label in metric.bins)
+        largest = max(totals)
+        lines.extend(
+            f"  {label:>{width}} | {_bar(count, largest)} {count}"
+            for label, count in zip(metric.bins, totals, strict=True)
+        )
+    lines.append("sessions by transport: " + ", ".join(f"{k} {v}" for k, v in sorted(transports.items())))
+    providers = _provider_counts(preview.request)
+    for role in spec.closed_values(contract.PROVIDER_ROLE):
+        used = sorted((name, n) for (r, name), n in providers.items() if r == role)
+        lines.append(f"{role} providers (sessions): " + (", ".join(f"{n} {c}" for n, c in used) or "none"))
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""Words shown to people (CLI, MCP, docs), generated from the contract so they cannot drift.
+
+Every claim here must be true of the code: the "collected" list is built
+from ``contract.json`` (the same file the Worker enforces), and the "never
+collected" list names fields VoiceMode's logs really contain that no code
+path reads into a report (tests check both).
+"""
+
+from __future__ import annotations
+
+from voicemode_otel import contract
+
+NEVER_COLLECTED = (
+    "what you or the assistant said (transcripts), audio, or voice names",
+    "file paths, project names or anything about your code",
+    "provider URLs, hostnames, API keys, or error messages",
+    "exact durations, exact counts or timestamps finer than the hour",
+    "your IP address (the server keys its rate limit on a keyed hash of it and the day, never stored raw)",
+)
+
+HOW_TO_CHANGE = (
+    "Turn off any time: `voicemode-otel disable`, the telemetry_set_preference MCP tool, "
+    "VOICEMODE_TELEMETRY=false in ~/.voicemode/voicemode.env, or DO_NOT_TRACK=1."
+)
+
+
+def _bins(metric: contract.MetricSpec) -> str:
+    return ", ".join(metric.bins)
+
+
+def collected_lines() -> list[str]:
+    """One line per metric and per installation fact, from the contract."""
+    spec = contract.load()
+    lines = []
+    for metric in spec.metrics.values():
+        detail = f"bins: {_bins(metric)}" if metric.bins else "counts only"
+        keys = ", ".join(
+            f"{key} ({'/'.join(spec.point_attributes[key].values)})" for key in metric.attributes
+        )
+        lines.append(f"{metric.name}: {metric.description} ({detail}; split by {keys})")
+    for key, attribute in spec.resource_attributes.items():
+        allowed = f" One of: {', '.join(attribute.values)}." if len(attribute.values) > 1 else ""
+        lines.append(f"{key}: {attribute.description}{allowed}")
+    return lines
+
+
+def what_is_collected() -> str:
+    """The full list, for ``status`` and the MCP status tool."""
+    collected = "\n".join(f"  - {line}" for line in collected_lines())
+    never = "\n".join(f"  - {line}" for line in NEVER_COLLECTED)
+    return (
+        "Collected, once a day, as counts per period of whole UTC hours:\n"
+        f"{collected}\n"
+        "Never collected:\n"
+        f"{never}"
+    )
+
+
+def opt_in_prompt() -> str:
+    """Short enough to read aloud: what, what not, and how to change your mind."""
+    spec = contract.load()
+    duration = spec.metric(contract.DURATION)
+    exchanges = spec.metric(contract.EXCHANGES)
+    return (
+        "VoiceMode can share anonymous usage statistics with its maintainers, once a day. "
+        f"Only counts of sessions by length ({_bins(duration)}), by number of exchanges "
+        f"({_bins(exchanges)}), which kinds of speech providers and transport were used, "
+        "your OS family, VoiceMode version, install method and app — plus a random ID that "
+        "is deleted when you opt out. "
+        "Never your words, audio, file or project names, URLs, exact times or IP address. "
+        "It is off unless you say yes. "
+        f"{HOW_TO_CHANGE} "
+        "Would you like to share these statistics?"
+    )
