@@ -12,7 +12,16 @@ import pytest
 from voicemode_otel.otlp_capture import CaptureServer
 from voicemode_otel.paths import Paths
 
-_SCRUBBED_PREFIXES = ("OTEL_", "VOICEMODE_", "DO_NOT_TRACK", "CLAUDE", "CURSOR_", "TERM_PROGRAM", "ZED_", "WINDSURF_")
+_SCRUBBED_PREFIXES = (
+    "OTEL_",
+    "VOICEMODE_",
+    "DO_NOT_TRACK",
+    "CLAUDE",
+    "CURSOR_",
+    "TERM_PROGRAM",
+    "ZED_",
+    "WINDSURF_",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import DAY, RESOURCE, session
+
 from voicemode_otel import contract, report
 
 
@@ -42,7 +42,12 @@ def test_duration_boundaries(value: float, delta: float) -> None:
     assert _bucket_of(contract.DURATION, value) == _expected_index(boundaries, value)
 
 
-EXCHANGE_CASES = [int(b) + d for b in contract.load().metric(contract.EXCHANGES).boundaries for d in (-1, 0, 1) if b + d >= 0]
+EXCHANGE_CASES = [
+    int(b) + d
+    for b in contract.load().metric(contract.EXCHANGES).boundaries
+    for d in (-1, 0, 1)
+    if b + d >= 0
+]
 
 
 @pytest.mark.parametrize("value", EXCHANGE_CASES)

@@ -1,4 +1,4 @@
-"""Consent: every DO_NOT_TRACK value class × VOICEMODE_TELEMETRY value × env-file state → decision + reason."""
+"""Consent: each DO_NOT_TRACK value class, VOICEMODE_TELEMETRY value and env-file state → decision, reason."""
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ def test_decision_table(paths: Paths, dnt: str | None, env_pref: str | None, fil
         assert "cannot read" in decision.reason
 
 
-@pytest.mark.parametrize(("value", "paused"), [("true", True), ("TRUE", True), ("false", False), ("1", False)])
+@pytest.mark.parametrize(
+    ("value", "paused"), [("true", True), ("TRUE", True), ("false", False), ("1", False)]
+)
 def test_otel_sdk_disabled(paths: Paths, value: str, paused: bool) -> None:
     """OTEL_SDK_DISABLED pauses only for "true" (the spec's rule), even over an opt-in."""
     decision = consent.decide(paths, {"OTEL_SDK_DISABLED": value, "VOICEMODE_TELEMETRY": "true"})
@@ -119,7 +121,9 @@ def test_last_assignment_wins_and_comments_are_ignored(paths: Paths) -> None:
     """The file is read like a shell sources it."""
     paths.base.mkdir(parents=True)
     paths.env_file.write_text(
-        "# VOICEMODE_TELEMETRY=true\nVOICEMODE_TELEMETRY=true\n  export VOICEMODE_TELEMETRY='false' # changed mind\n"
+        "# VOICEMODE_TELEMETRY=true\n"
+        "VOICEMODE_TELEMETRY=true\n"
+        "  export VOICEMODE_TELEMETRY='false' # changed mind\n"
     )
     decision = consent.decide(paths, {})
     assert decision.state is consent.State.OFF

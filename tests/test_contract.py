@@ -62,7 +62,9 @@ def test_no_second_copy_of_any_boundary_list() -> None:
     """No Python or TypeScript source restates a boundary list from the contract (it must be read)."""
     spec = contract.load()
     lists = [
-        re.compile(r"\[\s*" + r"\s*,\s*".join(re.escape(str(int(b))) + r"(?:\.0)?" for b in m.boundaries) + r"\s*\]")
+        re.compile(
+            r"\[\s*" + r"\s*,\s*".join(re.escape(str(int(b))) + r"(?:\.0)?" for b in m.boundaries) + r"\s*\]"
+        )
         for m in spec.metrics.values()
         if m.boundaries
     ]

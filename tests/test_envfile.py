@@ -29,7 +29,9 @@ def test_rewrites_only_the_assignment_keeping_every_other_byte(paths: Paths) -> 
     paths.base.mkdir(parents=True)
     paths.env_file.write_bytes(ORIGINAL.encode())
     assert _set(paths, "true") == "ask"
-    expected = ORIGINAL.replace("  export VOICEMODE_TELEMETRY=ask   # set by installer\n", "  export VOICEMODE_TELEMETRY=true\n")
+    expected = ORIGINAL.replace(
+        "  export VOICEMODE_TELEMETRY=ask   # set by installer\n", "  export VOICEMODE_TELEMETRY=true\n"
+    )
     assert paths.env_file.read_bytes() == expected.encode()
     assert stat.S_IMODE(paths.env_file.stat().st_mode) == 0o600
 

@@ -22,7 +22,14 @@ def test_created_private_and_stable(paths: Paths) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    ["", "not-a-uuid\n", str(uuid.uuid1()), str(uuid.uuid4()).upper(), "\x00\xff", "{" + str(uuid.uuid4()) + "}"],
+    [
+        "",
+        "not-a-uuid\n",
+        str(uuid.uuid1()),
+        str(uuid.uuid4()).upper(),
+        "\x00\xff",
+        "{" + str(uuid.uuid4()) + "}",
+    ],
 )
 def test_corrupt_file_is_replaced_not_fatal(paths: Paths, content: str) -> None:
     """A corrupt or foreign ID reads as None and ensure() replaces it with a fresh UUIDv4."""

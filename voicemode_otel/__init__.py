@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from voicemode_otel.erasure import ForgetResult
-    from voicemode_otel.paths import Paths
-    from voicemode_otel.preference import PreferenceChange
     from voicemode_otel.next_report import Preview
     from voicemode_otel.overview import Status
+    from voicemode_otel.paths import Paths
+    from voicemode_otel.preference import PreferenceChange
 
 __all__ = ["forget", "preview", "set_preference", "start", "status", "stop"]
 

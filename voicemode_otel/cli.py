@@ -62,7 +62,11 @@ def maybe_ask(paths: Paths, environ: Mapping[str, str], stdin: TextIO, stdout: T
             break
         stdout.write("Please answer y or n.\n")
     change = set_preference(paths, answer, environ)
-    stdout.write(("Thank you — telemetry is on.\n" if answer else "Telemetry stays off.\n") + change.describe() + "\n\n")
+    stdout.write(
+        ("Thank you — telemetry is on.\n" if answer else "Telemetry stays off.\n")
+        + change.describe()
+        + "\n\n"
+    )
 
 
 def _status(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
@@ -109,7 +113,12 @@ def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     result = delivery.run(delivery.RunConfig(paths, exec_source="cli", force=True))
     out.write(f"{result.outcome.value}: {result.message}\n")
     out.writelines(f"  {line}\n" for line in result.periods)
-    ok = (delivery.Outcome.DELIVERED, delivery.Outcome.NOTHING_TO_SEND, delivery.Outcome.NOT_DUE, delivery.Outcome.OFF)
+    ok = (
+        delivery.Outcome.DELIVERED,
+        delivery.Outcome.NOTHING_TO_SEND,
+        delivery.Outcome.NOT_DUE,
+        delivery.Outcome.OFF,
+    )
     if result.outcome in ok:
         return 0
     return 2 if result.outcome is delivery.Outcome.NO_ENDPOINT else 1
@@ -121,7 +130,9 @@ def _forget(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     result = forget(paths)
     out.write(result.describe() + "\n")
     if result.ok and consent.decide(paths).enabled:
-        out.write("Telemetry is still on: a new, unlinkable ID is made at the next report. `disable` stops it.\n")
+        out.write(
+            "Telemetry is still on: a new, unlinkable ID is made at the next report. `disable` stops it.\n"
+        )
     return 0 if result.ok else 1
 
 
@@ -140,7 +151,9 @@ def _log(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{entry.get('time')}  {period}  {entry.get('outcome')}  {entry.get('endpoint')}\n")
         if args.body and "body" in entry:
             out.write(json.dumps(entry["body"], indent=2) + "\n")
-    out.write(f"({len(entries)} entries; full bodies with --body or --json; folder {paths.transparency_dir})\n")
+    out.write(
+        f"({len(entries)} entries; full bodies with --body or --json; folder {paths.transparency_dir})\n"
+    )
     return 0
 
 

@@ -135,6 +135,7 @@ def _work(
 ) -> RunResult:
     paths = config.paths
     done: list[str] = []
+    outcomes: list[Outcome] = []
     last = RunResult(Outcome.NOT_DUE, "no report is due")
     for _ in range(MAX_PERIODS_PER_RUN):
         current = state.load_state(paths)
@@ -144,10 +145,11 @@ def _work(
             if period is None:
                 due = next_due(current, enrolled.opted_in_at, settings.cadence)
                 message = f"no report is due until {iso(due)}"
-                return RunResult(last.outcome if done else Outcome.NOT_DUE, message, tuple(done), due)
+                return RunResult(_overall(outcomes), message, tuple(done), due)
             pending = _prepare(config, enrolled, period, now, settings.endpoint or "")
             if pending is None:
                 done.append(f"{period.label()}: nothing to send")
+                outcomes.append(Outcome.NOTHING_TO_SEND)
                 last = RunResult(Outcome.NOTHING_TO_SEND, "no session completed in the period")
                 continue
         elif current.retry_not_before and now < current.retry_not_before:
@@ -160,9 +162,18 @@ def _work(
             )
         last = _send(config, pending, settings, now)
         done.append(f"{pending.period.label()}: {last.message}")
+        outcomes.append(last.outcome)
         if last.outcome in (Outcome.RETRY, Outcome.WITHDRAWN):
             return replace(last, periods=tuple(done))
     return replace(last, periods=tuple(done))
+
+
+def _overall(outcomes: list[Outcome]) -> Outcome:
+    """One outcome for a run that settled several periods: the most telling one."""
+    for candidate in (Outcome.DELIVERED, Outcome.DROPPED, Outcome.NOTHING_TO_SEND):
+        if candidate in outcomes:
+            return candidate
+    return Outcome.NOT_DUE
 
 
 def _prepare(

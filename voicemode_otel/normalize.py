@@ -51,7 +51,7 @@ def provider_name(provider: object, provider_url: object = None) -> str:
         from_url = _from_url(url)
         if from_url:
             return from_url
-    name = provider.strip().lower() if isinstance(provider, str) else ""
+    name = provider.strip().lower() if isinstance(provider, str) else ("" if provider is None else "?")
     name = _NAME_ALIASES.get(name, name)
     if name == "openai" and url:
         return "other"

@@ -49,6 +49,7 @@ class Captured:
     method: str
     path: str
     headers: dict[str, str]
+    """Names lower-cased (HTTP header names are case-insensitive)."""
     raw_body: bytes
     body: bytes
     """After undoing ``Content-Encoding``."""
@@ -68,7 +69,9 @@ class Captured:
                 (p.start_time_unix_nano, p.time_unix_nano)
                 for scope in entry.scope_metrics
                 for metric in scope.metrics
-                for p in (metric.histogram.data_points if metric.HasField("histogram") else metric.sum.data_points)
+                for p in (
+                    metric.histogram.data_points if metric.HasField("histogram") else metric.sum.data_points
+                )
             }
             for start, end in times:
                 keys.append((attributes.get("voicemode.telemetry.id", ""), start, end))
@@ -135,7 +138,7 @@ class CaptureServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _handle(self) -> None:
@@ -149,7 +152,14 @@ class CaptureServer:
                 committed = behaviour.drop_connection or 200 <= behaviour.status < 300
                 with capture._lock:
                     capture.captured.append(
-                        Captured(self.command, self.path, dict(self.headers.items()), raw, body, committed)
+                        Captured(
+                            self.command,
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            raw,
+                            body,
+                            committed,
+                        )
                     )
                 if behaviour.delay:
                     time.sleep(behaviour.delay)
@@ -159,7 +169,9 @@ class CaptureServer:
                     return
                 payload = behaviour.body
                 if payload is None:
-                    payload = ExportMetricsServiceResponse().SerializeToString() if behaviour.status < 300 else b""
+                    payload = (
+                        ExportMetricsServiceResponse().SerializeToString() if behaviour.status < 300 else b""
+                    )
                 self.send_response(behaviour.status)
                 self.send_header("Content-Type", "application/x-protobuf")
                 for name, value in behaviour.headers:
@@ -168,8 +180,8 @@ class CaptureServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_POST = _handle  # noqa: N815 - http.server's naming
-            do_DELETE = _handle  # noqa: N815
+            do_POST = _handle
+            do_DELETE = _handle
 
             def setup(self) -> None:
                 super().setup()

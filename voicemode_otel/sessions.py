@@ -162,6 +162,8 @@ def parse_line(raw: str, stats: ReadStats) -> _Line | None:
     """One usable log line, or None after counting why it was skipped."""
     line = _fast_parse(raw)
     if line is None:
+        if not raw.strip():
+            return None  # a blank line is not worth a diagnostic
         try:
             record = json.loads(raw)
         except ValueError:

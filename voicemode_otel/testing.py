@@ -128,10 +128,14 @@ class ConversationLogWriter:
         for index in range(rounds):
             provider = fallback_tts if fallback_tts and index == rounds - 1 else tts
             say = self.rng.choice(_SAYINGS)
-            self.write(voicemode_line(conversation, "tts", at, provider=provider, transport=transport, text=say), at)
+            self.write(
+                voicemode_line(conversation, "tts", at, provider=provider, transport=transport, text=say), at
+            )
             tts_used.add(normalize.provider_name(*provider))
             heard = at + timedelta(seconds=8)
-            self.write(voicemode_line(conversation, "stt", heard, provider=stt, transport=transport, text=say), heard)
+            self.write(
+                voicemode_line(conversation, "stt", heard, provider=stt, transport=transport, text=say), heard
+            )
             stt_used.add(normalize.provider_name(*stt))
             moments += [at, heard]
             at = at + timedelta(seconds=round_seconds)
@@ -163,27 +167,33 @@ def sample_week(
     rng = random.Random(seed)
     writer = ConversationLogWriter(conversations_dir, rng)
     sessions: list[Session] = []
-    first_day = (end.astimezone(zone) - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    setups = [
-        {"tts": KOKORO, "stt": WHISPER_LOCAL, "transport": "local"},
-        {"tts": OPENAI_TTS, "stt": OPENAI_STT, "transport": "local"},
-        {"tts": KOKORO, "stt": WHISPER_LOCAL, "transport": "livekit"},
-        {"tts": KOKORO, "stt": CUSTOM_STT, "transport": "local"},
+    first_day = (end.astimezone(zone) - timedelta(days=days)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    setups = [  # (tts, stt, transport)
+        (KOKORO, WHISPER_LOCAL, "local"),
+        (OPENAI_TTS, OPENAI_STT, "local"),
+        (KOKORO, WHISPER_LOCAL, "livekit"),
+        (KOKORO, CUSTOM_STT, "local"),
     ]
     for day in range(days):
         base = first_day + timedelta(days=day)
         cursor = base + timedelta(hours=8)
         for _ in range(rng.randint(3, 6)):
             # Sessions never overlap (one VoiceMode at a time), so lines stay in time order.
-            start = cursor + timedelta(minutes=rng.randint(6, 150), seconds=rng.randint(0, 59), microseconds=rng.randint(0, 999_999))
-            setup = rng.choice(setups)
+            start = cursor + timedelta(
+                minutes=rng.randint(6, 150), seconds=rng.randint(0, 59), microseconds=rng.randint(0, 999_999)
+            )
+            tts, stt, transport = rng.choice(setups)
             session = writer.session(
                 start,
                 rng.choice([1, 2, 3, 4, 6, 8, 12, 15, 24]),
                 round_seconds=rng.choice([20.0, 45.0, 90.0, 150.0]),
                 fallback_tts=OPENAI_TTS if rng.random() < 0.1 else None,
                 trailing_tts=rng.random() < 0.3,
-                **setup,
+                tts=tts,
+                stt=stt,
+                transport=transport,
             )
             sessions.append(session)
             cursor = session.last.astimezone(zone)

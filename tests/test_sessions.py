@@ -1,0 +1,180 @@
+"""Sessions from VoiceMode's logs: grouping, exchanges, providers, time zones, bad lines."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from voicemode_otel import normalize, sessions, testing
+from voicemode_otel.periods import Period
+from voicemode_otel.sessions import ReadStats, completed_sessions
+
+UTC = timezone.utc
+TOKYO = timezone(timedelta(hours=9))
+PACIFIC = testing.PACIFIC
+WIDE = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def _logs(tmp_path: Path) -> testing.ConversationLogWriter:
+    return testing.ConversationLogWriter(tmp_path / "conversations")
+
+
+def test_writer_and_reader_agree_on_a_week(tmp_path: Path) -> None:
+    """Every session the VoiceMode-style writer produced is found, exactly as expected."""
+    end = datetime(2026, 11, 25, 16, tzinfo=UTC)
+    expected = testing.sample_week(tmp_path / "conversations", end)
+    found = completed_sessions(tmp_path / "conversations", Period(end - timedelta(days=8), end))
+    assert sorted(found, key=lambda s: s.conversation_id) == sorted(expected, key=lambda s: s.conversation_id)
+    assert any(s.first.astimezone(PACIFIC).date() != s.last.astimezone(PACIFIC).date() for s in found)
+
+
+def test_tts_answered_by_stt_is_one_exchange(tmp_path: Path) -> None:
+    """A speak-and-listen round counts once; a lone tts or stt counts once."""
+    writer = _logs(tmp_path)
+    start = datetime(2026, 11, 10, 9, tzinfo=PACIFIC)
+    cid = "conv_20261110_090000_abcdef"
+    kinds = ["tts", "stt", "tts", "stt", "stt", "tts", "tts", "stt"]  # 2 rounds, lone stt, lone tts, 1 round
+    for index, kind in enumerate(kinds):
+        at = start + timedelta(seconds=20 * index)
+        writer.write(testing.voicemode_line(cid, kind, at, provider=testing.KOKORO), at)
+    [found] = completed_sessions(writer.conversations_dir, WIDE)
+    assert found.exchanges == 5
+    assert found.duration_seconds == 20 * (len(kinds) - 1)
+
+
+def test_session_spanning_midnight_and_files_counted_once(tmp_path: Path) -> None:
+    """A session across local midnight (two files) is one session with its full duration."""
+    writer = _logs(tmp_path)
+    expected = writer.session(datetime(2026, 11, 10, 23, 55, tzinfo=TOKYO), 10, round_seconds=60)
+    assert len(list(writer.conversations_dir.iterdir())) == 2
+    assert completed_sessions(writer.conversations_dir, WIDE) == [expected]
+
+
+def test_lines_are_placed_by_their_own_timestamps(tmp_path: Path) -> None:
+    """UTC+9 and UTC-8 timestamps convert to UTC; a file's name does not decide the period."""
+    writer = _logs(tmp_path)
+    tokyo = writer.session(datetime(2026, 11, 11, 8, 0, tzinfo=TOKYO), 2)  # 2026-11-10 23:00 UTC
+    pacific = writer.session(datetime(2026, 11, 10, 16, 30, tzinfo=PACIFIC), 2)  # 2026-11-11 00:30 UTC
+    day = Period(datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC))
+    assert completed_sessions(writer.conversations_dir, day) == [tokyo]
+    next_day = Period(day.end, day.end + timedelta(days=1))
+    assert completed_sessions(writer.conversations_dir, next_day) == [pacific]
+
+
+def test_gap_of_five_minutes_splits_even_within_one_conversation_id(tmp_path: Path) -> None:
+    """A reused ID after a 5-minute silence is a new session (VoiceMode's rule, enforced here too)."""
+    writer = _logs(tmp_path)
+    cid = "conv_20261110_100000_zzzzzz"
+    start = datetime(2026, 11, 10, 10, tzinfo=UTC)
+    for at in (start, start + timedelta(minutes=4, seconds=59), start + timedelta(minutes=10)):
+        writer.write(testing.voicemode_line(cid, "tts", at), at)
+    found = completed_sessions(writer.conversations_dir, WIDE)
+    assert [s.exchanges for s in found] == [2, 1]
+
+
+def test_bad_lines_are_skipped_and_counted(tmp_path: Path) -> None:
+    """Corrupt JSON, unknown types and missing fields are counted, never fatal."""
+    writer = _logs(tmp_path)
+    good = writer.session(datetime(2026, 11, 10, 10, tzinfo=UTC), 1)
+    path = next(writer.conversations_dir.iterdir())
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"version": 3, "timestamp": "2026-11-10T10:01:00+00:00", "conversation_id": "x", "ty\n')
+        handle.write("not json at all\n")
+        handle.write("[1, 2, 3]\n")
+        handle.write(
+            json.dumps({"version": 3, "timestamp": "2026-11-10T10:00:30+00:00", "type": "tts"}) + "\n"
+        )
+        handle.write(json.dumps({"conversation_id": "c", "timestamp": "yesterday", "type": "tts"}) + "\n")
+        handle.write(
+            json.dumps({"conversation_id": "c", "timestamp": "2026-11-10T10:00:40+00:00", "type": "event"})
+            + "\n"
+        )
+        handle.write("\n")
+    stats = ReadStats()
+    assert completed_sessions(writer.conversations_dir, WIDE, stats) == [good]
+    assert (stats.corrupt, stats.missing_fields, stats.unknown_type) == (3, 2, 1)
+
+
+def test_two_records_run_together_are_not_misread(tmp_path: Path) -> None:
+    """A line holding a truncated record followed by a whole one is rejected, not half-trusted."""
+    at = datetime(2026, 11, 10, 10, tzinfo=UTC)
+    first = testing.voicemode_line("conv_a", "tts", at)
+    second = testing.voicemode_line("conv_b", "stt", at, provider=testing.OPENAI_STT)
+    stats = ReadStats()
+    assert sessions.parse_line(first[:120] + second, stats) is None
+    assert stats.corrupt == 1
+
+
+@pytest.mark.parametrize(
+    ("provider", "url", "expected"),
+    [
+        ("kokoro", "http://127.0.0.1:8880/v1", "kokoro"),
+        ("openai", "http://localhost:8880/v1", "kokoro"),
+        ("whisper", "http://127.0.0.1:2022/v1", "whisper-local"),
+        ("openai", "https://api.openai.com/v1", "openai"),
+        ("openai", None, "openai"),
+        ("openai", "http://gpu-box.lan:9000/v1", "other"),
+        ("kokoro", "http://10.0.0.5:8881/v1", "kokoro"),
+        (None, "https://example.com/2022/tts", "other"),
+        ("mlx_audio", None, "mlx-audio"),
+        ("no-op", None, "no-op"),
+        ("local", None, "local"),
+        ("Some Custom TTS", None, "other"),
+        (None, None, "unknown"),
+        ("", "", "unknown"),
+        ("unknown", None, "unknown"),
+        (42, None, "other"),
+    ],
+)
+def test_provider_names_are_closed(provider: object, url: object, expected: str) -> None:
+    """Raw names and URLs become one of the contract's names; nothing passes through raw."""
+    assert normalize.provider_name(provider, url) == expected
+
+
+_texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=_texts,
+    kind=st.sampled_from(["tts", "stt", "event"]),
+    provider=st.sampled_from([None, "kokoro", "openai", "whisper"]),
+    url=st.sampled_from([None, "http://127.0.0.1:8880/v1", 'http://x/"metadata": {']) | _texts,
+    transport=st.sampled_from([None, "local", "livekit", "carrier-pigeon"]),
+    extra=st.dictionaries(st.sampled_from(["error", "emotion", "voice_via"]), _texts, max_size=2),
+)
+def test_fast_path_equals_full_json_parse(
+    text: str, kind: str, provider: str | None, url: str | None, transport: str | None, extra: dict[str, str]
+) -> None:
+    """The no-full-parse fast path reads every VoiceMode-shaped line exactly as json.loads would."""
+    at = datetime(2026, 11, 10, 10, 0, 0, 123456, tzinfo=PACIFIC)
+    raw = testing.voicemode_line(
+        "conv_x", kind, at, provider=(provider, url), transport=transport, text=text, extra_metadata=extra
+    )
+    fast = sessions._fast_parse(raw + "\n")
+    assert fast is not None
+    record = json.loads(raw)
+    assert (fast.timestamp, fast.conversation_id, fast.kind) == (
+        datetime.fromisoformat(record["timestamp"]).astimezone(UTC),
+        record["conversation_id"],
+        record["type"],
+    )
+    assert fast.metadata == record["metadata"]
+
+
+def test_session_longer_than_the_read_margin_is_read_back_to_its_start(tmp_path: Path) -> None:
+    """A session of more than two days is found whole even though its first files lie outside the margin."""
+    writer = _logs(tmp_path)
+    expected = writer.session(datetime(2026, 11, 7, 9, tzinfo=PACIFIC), 1100, round_seconds=170)
+    assert expected.duration_seconds > 2 * 86400
+    end = expected.completed_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    stats = ReadStats()
+    assert completed_sessions(writer.conversations_dir, Period(end - timedelta(hours=1), end), stats) == [
+        expected
+    ]
+    assert stats.files == len(list(writer.conversations_dir.iterdir()))

@@ -1,0 +1,225 @@
+"""Telemetry tools and resources for VoiceMode's FastMCP server (the ``mcp`` extra).
+
+VoiceMode calls :func:`register` once, next to its own tools; ``voicemode-otel
+mcp`` serves the same over stdio for any MCP host. Every operation is the
+same code the CLI runs, and every text is generated from the contract, so
+what an assistant tells the user is what the code does. Importing
+``voicemode_otel`` never imports this module (or fastmcp).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import ToolError
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from voicemode_otel import consent, texts
+from voicemode_otel.paths import Paths
+
+TOOL_NAMES = ("telemetry_check_status", "telemetry_set_preference", "telemetry_preview", "telemetry_forget")
+STATUS_URI = "voicemode://telemetry/status"
+OPT_IN_URI = "voicemode://telemetry/opt-in-prompt"
+
+ASK_THE_USER = (
+    "The user has not chosen yet. Read the resource voicemode://telemetry/opt-in-prompt to them, "
+    "ask whether they want to share anonymous usage statistics, then call "
+    "telemetry_set_preference(enabled=true) or telemetry_set_preference(enabled=false) with their answer. "
+    "Do not choose for them; if they do not answer, leave it unset."
+)
+
+
+class StatusResult(TypedDict):
+    """What telemetry_check_status returns."""
+
+    enabled: bool
+    state: str
+    reason: str
+    endpoint: str | None
+    endpoint_problem: str | None
+    telemetry_id: str | None
+    last_sent: str | None
+    next_due: str | None
+    pending: str | None
+    collected: list[str]
+    never_collected: list[str]
+    how_to_change: str
+    instructions: str | None
+    text: str
+
+
+class PreferenceResult(TypedDict):
+    """What telemetry_set_preference returns."""
+
+    enabled: bool
+    previous: str | None
+    telemetry_id: str | None
+    removed: list[str]
+    effective_reason: str
+    text: str
+
+
+class PreviewResult(TypedDict):
+    """What telemetry_preview returns."""
+
+    enabled: bool
+    period: str
+    sessions: int
+    text: str
+    otlp_json: dict[str, Any]
+
+
+class ForgetResult(TypedDict):
+    """What telemetry_forget returns when it succeeded."""
+
+    server: str
+    removed: list[str]
+    text: str
+
+
+def _status(paths: Paths) -> StatusResult:
+    from voicemode_otel import overview
+
+    current = overview.current(paths)
+    data = current.to_dict()
+    needs_answer = current.consent.state is consent.State.NOT_ASKED and current.consent.preference is None
+    text = overview.render(current) + "\n\nWhat is collected:\n" + texts.what_is_collected()
+    if needs_answer:
+        text += "\n\n" + ASK_THE_USER
+    return StatusResult(
+        enabled=current.consent.enabled,
+        state=current.consent.state.value,
+        reason=current.consent.reason,
+        endpoint=current.endpoint,
+        endpoint_problem=current.endpoint_problem,
+        telemetry_id=current.telemetry_id,
+        last_sent=data["last_delivered_at"],
+        next_due=data["next_due"],
+        pending=data["pending_period"],
+        collected=texts.collected_lines(),
+        never_collected=list(texts.NEVER_COLLECTED),
+        how_to_change=texts.HOW_TO_CHANGE,
+        instructions=ASK_THE_USER if needs_answer else None,
+        text=text,
+    )
+
+
+def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None) -> None:
+    """Add the telemetry tools and resources to ``server`` (VoiceMode's FastMCP instance).
+
+    Refuses (ValueError) rather than replace a tool or resource the host
+    already has under one of these names.
+    """
+    import asyncio
+
+    def paths() -> Paths:
+        return Paths(Path(base_dir).expanduser()) if base_dir is not None else Paths.from_environ()
+
+    async def existing() -> tuple[set[str], set[str]]:
+        tools = {tool.name for tool in await server.list_tools()}
+        resources = {str(resource.uri) for resource in await server.list_resources()}
+        return tools, resources
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        tools, resources = asyncio.run(existing())
+    else:  # called from inside an event loop: ask in a helper thread
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            tools, resources = pool.submit(asyncio.run, existing()).result()
+    clashes = sorted((set(TOOL_NAMES) & tools) | ({STATUS_URI, OPT_IN_URI} & resources))
+    if clashes:
+        raise ValueError(f"the server already has {', '.join(clashes)}; not replacing the host's own")
+
+    @server.tool(name="telemetry_check_status", annotations={"readOnlyHint": True, "openWorldHint": False})
+    def telemetry_check_status() -> StatusResult:
+        """Whether anonymous usage statistics are on and why, what is collected and where it goes.
+
+        Also the last and next send. When the user has not chosen yet, the
+        result says how to ask them.
+        """
+        return _status(paths())
+
+    @server.tool(
+        name="telemetry_set_preference", annotations={"destructiveHint": True, "idempotentHint": True}
+    )
+    def telemetry_set_preference(enabled: bool) -> PreferenceResult:
+        """Record the user's choice to share (true) or not share (false) anonymous usage statistics.
+
+        Only call this with the user's explicit answer. Opting out deletes the
+        anonymous ID and any unsent report. Takes effect at once.
+        """
+        from voicemode_otel import runner
+        from voicemode_otel.envfile import EnvFileError
+        from voicemode_otel.preference import PreferenceRefused, set_preference
+
+        where = paths()
+        try:
+            change = set_preference(where, enabled)
+        except (PreferenceRefused, EnvFileError) as error:
+            raise ToolError(str(error)) from error
+        if change.effective.enabled:
+            runner.start(base_dir=where.base)
+        return PreferenceResult(
+            enabled=change.enabled,
+            previous=change.previous,
+            telemetry_id=change.telemetry_id,
+            removed=list(change.removed),
+            effective_reason=change.effective.reason,
+            text=change.describe(),
+        )
+
+    @server.tool(name="telemetry_preview", annotations={"readOnlyHint": True, "openWorldHint": False})
+    def telemetry_preview() -> PreviewResult:
+        """The exact report that would be sent next (nothing is sent), with a readable summary."""
+        from voicemode_otel import next_report, otlp_json
+
+        built = next_report.build(paths())
+        return PreviewResult(
+            enabled=built.consent.enabled,
+            period=built.period.label(),
+            sessions=built.session_count,
+            text=next_report.render_summary(built),
+            otlp_json=otlp_json.to_dict(built.request),
+        )
+
+    @server.tool(name="telemetry_forget", annotations={"destructiveHint": True, "openWorldHint": True})
+    def telemetry_forget() -> ForgetResult:
+        """Delete this installation's statistics on the server, then its anonymous ID and local state."""
+        from voicemode_otel.erasure import forget
+
+        result = forget(paths())
+        if not result.ok:
+            retry = "Nothing was deleted locally. Call telemetry_forget again to retry."
+            raise ToolError(f"{result.describe()}\n{retry}")
+        return ForgetResult(server=result.server, removed=list(result.removed), text=result.describe())
+
+    @server.resource(STATUS_URI, name="telemetry_status", mime_type="text/plain")
+    def status_resource() -> str:
+        """The same status the telemetry_check_status tool reports, as text."""
+        return _status(paths())["text"]
+
+    @server.resource(OPT_IN_URI, name="telemetry_opt_in_prompt", mime_type="text/plain")
+    def opt_in_resource() -> str:
+        """What is and is not collected and how to change it later; short enough to read aloud."""
+        return texts.opt_in_prompt()
+
+
+def build_server(base_dir: str | os.PathLike[str] | None = None) -> FastMCP:
+    """A standalone server with just the telemetry tools (``voicemode-otel mcp``)."""
+    server: FastMCP = FastMCP(
+        "voicemode-telemetry",
+        instructions=f"Check, preview, choose or forget VoiceMode's anonymous usage statistics. {ASK_THE_USER}",
+    )
+    register(server, base_dir=base_dir)
+    return server
+
+
+def serve_stdio() -> None:
+    """Serve over stdio until the client disconnects."""
+    build_server().run(transport="stdio", show_banner=False)
