@@ -42,31 +42,34 @@ def maybe_ask(paths: Paths, environ: Mapping[str, str], stdin: TextIO, stdout: T
 
     stdout.write(texts.opt_in_prompt().replace(" Would you like to share these statistics?", "") + "\n")
     stdout.write("`voicemode-otel preview` shows exactly what would be sent.\n")
-    answer = False
-    for _ in range(3):
-        stdout.write(PROMPT)
-        stdout.flush()
-        try:
-            reply = stdin.readline()
-        except KeyboardInterrupt:
-            stdout.write("\n")
-            break
-        if not reply:  # EOF
-            stdout.write("\n")
-            break
-        choice = reply.strip().lower()
-        if choice in ("y", "yes"):
-            answer = True
-            break
-        if choice in ("", "n", "no"):
-            break
-        stdout.write("Please answer y or n.\n")
+    try:
+        answer = _ask(stdin, stdout)
+    except KeyboardInterrupt:  # Ctrl-C means No, whenever it comes
+        stdout.write("\n")
+        answer = False
     change = set_preference(paths, answer, environ)
     stdout.write(
         ("Thank you — telemetry is on.\n" if answer else "Telemetry stays off.\n")
         + change.describe()
         + "\n\n"
     )
+
+
+def _ask(stdin: TextIO, stdout: TextIO) -> bool:
+    for _ in range(3):
+        stdout.write(PROMPT)
+        stdout.flush()
+        reply = stdin.readline()
+        if not reply:  # EOF
+            stdout.write("\n")
+            return False
+        choice = reply.strip().lower()
+        if choice in ("y", "yes"):
+            return True
+        if choice in ("", "n", "no"):
+            return False
+        stdout.write("Please answer y or n.\n")
+    return False
 
 
 def _status(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:

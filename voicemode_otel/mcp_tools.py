@@ -214,7 +214,7 @@ def build_server(base_dir: str | os.PathLike[str] | None = None) -> FastMCP:
     """A standalone server with just the telemetry tools (``voicemode-otel mcp``)."""
     server: FastMCP = FastMCP(
         "voicemode-telemetry",
-        instructions=f"Check, preview, choose or forget VoiceMode's anonymous usage statistics. {ASK_THE_USER}",
+        instructions=f"Check, preview, choose or forget VoiceMode's anonymous statistics. {ASK_THE_USER}",
     )
     register(server, base_dir=base_dir)
     return server

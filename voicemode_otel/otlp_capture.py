@@ -12,6 +12,7 @@ so "counted exactly once" can be checked across retries.
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 import zlib
@@ -94,6 +95,8 @@ class CaptureServer:
     default: Behaviour = OK
     captured: list[Captured] = field(default_factory=list)
     connections: int = 0
+    tls: ssl.SSLContext | None = None
+    """Serve HTTPS with this server-side context (for certificate tests)."""
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -106,8 +109,8 @@ class CaptureServer:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:<port>`` (``https`` with ``tls``)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -189,6 +192,8 @@ class CaptureServer:
                     capture.connections += 1
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-capture", daemon=True)
         self._thread.start()

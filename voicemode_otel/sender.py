@@ -48,11 +48,18 @@ class ConsentWithdrawn(requests.exceptions.RequestException):
 
 
 class ConsentGatedAdapter(HTTPAdapter):
-    """An adapter that refuses to send unless ``allowed()`` says yes at that moment."""
+    """An adapter that refuses to send unless ``allowed()`` says yes at that moment.
 
-    def __init__(self, allowed: Callable[[], bool]) -> None:
+    It also pins TLS verification to ``certificate_file`` when one is
+    configured: ``requests`` would otherwise let ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE`` from the environment override the session's setting,
+    silently ignoring ``OTEL_EXPORTER_OTLP_CERTIFICATE``.
+    """
+
+    def __init__(self, allowed: Callable[[], bool], certificate_file: str | None = None) -> None:
         super().__init__(max_retries=0)
         self._allowed = allowed
+        self._certificate_file = certificate_file
         self.withdrawn = False
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
@@ -60,6 +67,8 @@ class ConsentGatedAdapter(HTTPAdapter):
         if not self._allowed():
             self.withdrawn = True
             raise ConsentWithdrawn("telemetry consent was withdrawn; nothing sent")
+        if self._certificate_file:
+            kwargs["verify"] = self._certificate_file
         return super().send(request, *args, **kwargs)
 
 
@@ -120,7 +129,7 @@ class ReportSender:
     def send(self, metrics: MetricsData) -> SendResult:
         """Export once (the exporter may retry within its timeout); never raises."""
         responses: list[requests.Response] = []
-        adapter = ConsentGatedAdapter(self._allowed)
+        adapter = ConsentGatedAdapter(self._allowed, self._settings.certificate_file)
         session = requests.Session()
         session.mount("http://", adapter)
         session.mount("https://", adapter)

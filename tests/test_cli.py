@@ -1,0 +1,238 @@
+"""The voicemode-otel CLI with real files in a temporary base dir; the first-use prompt through a real pty."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from voicemode_otel import cli, preference, testing
+from voicemode_otel.otlp_capture import Behaviour, CaptureServer
+from voicemode_otel.paths import Paths
+
+SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
+
+
+def run(paths: Paths, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ["HOME"],
+        "VOICEMODE_BASE_DIR": str(paths.base),
+        **extra,
+    }
+    return subprocess.run(
+        [SCRIPT, *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        timeout=120,
+    )
+
+
+def _due_report(paths: Paths) -> None:
+    now = datetime.now(timezone.utc)
+    preference.set_preference(
+        paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=now - timedelta(hours=30)
+    )
+    testing.ConversationLogWriter(paths.conversations_dir).session(
+        (now - timedelta(hours=6)).astimezone(testing.PACIFIC), 5
+    )
+
+
+def test_status_when_not_asked(paths: Paths) -> None:
+    """status: off, the reason, no ID, what is collected; and without a terminal, no prompt and no file."""
+    result = run(paths, "status")
+    assert result.returncode == 0
+    assert "Telemetry: OFF — not asked yet" in result.stdout
+    assert "voicemode.session.duration" in result.stdout
+    assert "Share anonymous usage statistics" not in result.stdout
+    assert not paths.base.exists()
+
+
+def test_status_json(paths: Paths) -> None:
+    """Status --json is machine-readable."""
+    result = run(paths, "status", "--json", VOICEMODE_TELEMETRY_ENDPOINT="http://127.0.0.1:9/v1/metrics")
+    data = json.loads(result.stdout)
+    assert data["enabled"] is False and data["endpoint"] == "http://127.0.0.1:9/v1/metrics"
+
+
+def test_enable_then_disable(paths: Paths) -> None:
+    """Enable writes the preference and an ID; disable writes false and deletes the ID and state."""
+    enabled = run(paths, "enable")
+    assert enabled.returncode == 0
+    telemetry_id = paths.telemetry_id.read_text().strip()
+    assert f"Anonymous ID: {telemetry_id}" in enabled.stdout
+    assert paths.env_file.read_text().endswith("VOICEMODE_TELEMETRY=true\n")
+    assert "Telemetry: ON" in run(paths, "status").stdout
+    disabled = run(paths, "disable")
+    assert disabled.returncode == 0
+    assert f"Deleted {paths.telemetry_id}" in disabled.stdout
+    assert not paths.telemetry_id.exists() and not paths.state_dir.exists()
+    assert paths.env_file.read_text().endswith("VOICEMODE_TELEMETRY=false\n")
+
+
+def test_enable_refused_under_do_not_track(paths: Paths) -> None:
+    """Enable with DO_NOT_TRACK set: exit 2, a clear message, no file."""
+    result = run(paths, "enable", DO_NOT_TRACK="1")
+    assert result.returncode == 2
+    assert "DO_NOT_TRACK=1" in result.stdout
+    assert not paths.base.exists()
+
+
+def test_preview_without_consent_shows_what_would_be_sent(paths: Paths) -> None:
+    """Preview works while off, says so, uses a placeholder ID and writes nothing."""
+    now = datetime.now(timezone.utc)
+    testing.ConversationLogWriter(paths.conversations_dir).session(
+        (now - timedelta(hours=5)).astimezone(testing.PACIFIC), 3
+    )
+    before = sorted(p.name for p in paths.base.rglob("*"))
+    result = run(paths, "preview")
+    assert result.returncode == 0
+    assert "Telemetry is OFF" in result.stdout and "00000000-0000-4000-8000-000000000000" in result.stdout
+    assert "voicemode.session.duration (s):" in result.stdout
+    only_json = run(paths, "preview", "--json")
+    body = json.loads(only_json.stdout)
+    assert body["resourceMetrics"][0]["scopeMetrics"][0]["scope"]["name"] == "voicemode"
+    assert sorted(p.name for p in paths.base.rglob("*")) == before
+
+
+def test_send_delivers_then_has_nothing_to_send(paths: Paths, capture: CaptureServer) -> None:
+    """send: exit 0 when delivered, exit 0 again with nothing left; exec source is cli."""
+    _due_report(paths)
+    first = run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.startswith("delivered:")
+    resource = {
+        a.key: a.value.string_value
+        for a in capture.captured[0].request().resource_metrics[0].resource.attributes
+    }
+    assert resource["voicemode.exec.source"] == "cli"
+    second = run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    assert second.returncode == 0
+    assert len(capture.captured) == 1
+
+
+def test_send_failure_exits_1_and_stays_pending(paths: Paths, capture: CaptureServer) -> None:
+    """Send with the server failing: exit 1, the report is kept; log shows it."""
+    _due_report(paths)
+    capture.answer(Behaviour(500))
+    result = run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    assert result.returncode == 1
+    assert result.stdout.startswith("retry:")
+    assert paths.pending_file.exists()
+    log = run(paths, "log")
+    assert "pending" in log.stdout and "will retry: 500" in log.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "text"), [({"DO_NOT_TRACK": "1"}, 0, "off:"), ({}, 2, "no-endpoint:")]
+)
+def test_send_when_off_or_unconfigured(paths: Paths, extra: dict[str, str], code: int, text: str) -> None:
+    """Send says which: telemetry off (exit 0) or no endpoint configured (exit 2)."""
+    _due_report(paths)
+    result = run(paths, "send", **extra)
+    assert (result.returncode, result.stdout[: len(text)]) == (code, text)
+
+
+def test_log_shows_bodies_on_request(paths: Paths, capture: CaptureServer) -> None:
+    """Log --json prints raw entries with the OTLP/JSON body; log with nothing sent says so."""
+    assert "Nothing has been sent" in run(paths, "log").stdout
+    _due_report(paths)
+    run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    entries = [json.loads(line) for line in run(paths, "log", "--json").stdout.splitlines()]
+    assert [e["event"] for e in entries] == ["pending", "outcome"]
+    assert "resourceMetrics" in entries[0]["body"]
+
+
+def test_forget_deletes_server_rows_then_local_data(paths: Paths, capture: CaptureServer) -> None:
+    """forget: DELETE /v1/installations/{id}, then the ID, state and log go."""
+    _due_report(paths)
+    run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    telemetry_id = paths.telemetry_id.read_text().strip()
+    capture.answer(Behaviour(204, body=b""))
+    result = run(paths, "forget", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    assert result.returncode == 0, result.stdout
+    assert (
+        capture.captured[-1].method == "DELETE"
+        and capture.captured[-1].path == f"/v1/installations/{telemetry_id}"
+    )
+    assert not paths.telemetry_id.exists() and not paths.transparency_dir.exists()
+    assert "new, unlinkable ID" in result.stdout
+
+
+def test_forget_with_server_down_keeps_the_id(paths: Paths, capture: CaptureServer) -> None:
+    """Forget with the server unreachable: exit 1, nothing local deleted, the reply says how to retry."""
+    _due_report(paths)
+    run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    result = run(paths, "forget", VOICEMODE_TELEMETRY_ENDPOINT="http://127.0.0.1:9/v1/metrics")
+    assert result.returncode == 1
+    assert "could not reach" in result.stdout and "retry" in result.stdout
+    assert paths.telemetry_id.exists()
+
+
+def _prompt_session(paths: Paths, keys: bytes | None) -> tuple[str, int]:
+    """Run `voicemode-otel status` on a real pseudo-terminal, answer the prompt with ``keys``."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ["HOME"],
+        "VOICEMODE_BASE_DIR": str(paths.base),
+        "TERM": "dumb",
+    }
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execve(SCRIPT, [SCRIPT, "status"], environ)
+    output = b""
+    sent = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        if not sent and cli.PROMPT.strip().encode() in output:
+            sent = True
+            if keys is None:
+                os.write(fd, b"\x04")  # Ctrl-D: end of input
+            else:
+                os.write(fd, keys)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return output.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize(
+    ("keys", "stored"),
+    [
+        (b"y\r", "true"),
+        (b"yes\r", "true"),
+        (b"n\r", "false"),
+        (b"\r", "false"),
+        (None, "false"),
+        (b"\x03", "false"),
+    ],
+    ids=["y", "yes", "n", "empty", "eof", "ctrl-c"],
+)
+def test_first_interactive_use_asks_once(paths: Paths, keys: bytes | None, stored: str) -> None:
+    """On a terminal with no preference, ask once (default No); the answer is stored and not asked again."""
+    output, code = _prompt_session(paths, keys)
+    assert cli.PROMPT.strip() in output
+    assert code == 0, output
+    assert paths.env_file.read_text().endswith(f"VOICEMODE_TELEMETRY={stored}\n")
+    assert paths.telemetry_id.exists() == (stored == "true")
+    again, _ = _prompt_session(paths, b"y\r")
+    assert cli.PROMPT.strip() not in again
