@@ -14,7 +14,7 @@ NEVER_COLLECTED = (
     "what you or the assistant said (transcripts), audio, or voice names",
     "file paths, project names or anything about your code",
     "provider URLs, hostnames, API keys, or error messages",
-    "exact durations, exact counts or timestamps finer than the hour",
+    "a session's exact length or number of exchanges, or any time finer than the hour",
     "your IP address (the server keys its rate limit on a keyed hash of it and the day, never stored raw)",
 )
 
