@@ -97,9 +97,8 @@ def _metric_table() -> str:
         split = "; ".join(
             f"`{key}` ∈ {{{', '.join(spec.point_attributes[key].values)}}}" for key in metric.attributes
         )
-        rows.append(
-            f"| `{metric.name}` | {metric.instrument}, `{metric.unit}` | {metric.description} | {buckets} | {split} |"
-        )
+        kind = f"{metric.instrument}, `{metric.unit}`"
+        rows.append(f"| `{metric.name}` | {kind} | {metric.description} | {buckets} | {split} |")
     return "\n".join(rows)
 
 
