@@ -22,6 +22,7 @@ export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 export XDG_CONFIG_HOME := $(CURDIR)/$(WORKER)/.wrangler/xdg
 export NO_UPDATE_NOTIFIER := 1
+export WRANGLER_HIDE_BANNER := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 PY_STAMP := $(VENV)/.installed

@@ -1,0 +1,54 @@
+/**
+ * Rate-limit buckets. The counting itself is an upsert in the report's own DB.batch
+ * (db.ts): the `rate_limits` CHECK (hits <= max_hits) makes an over-limit batch roll
+ * back whole, so the limit holds under any concurrency and costs no extra round trip.
+ * Only stored reports count: invalid, duplicate and refused requests write nothing.
+ *
+ * Client IPs never reach storage: the IP bucket is HMAC-SHA256(IP_HASH_KEY, ip ‖ UTC
+ * day). Without the secret the hash cannot be brute-forced over the IPv4 space, and
+ * the day in the input makes buckets of different days unlinkable.
+ */
+
+/** Fixed windows of one UTC hour. */
+export const WINDOW_SECONDS = 3600;
+
+export const LIMITS = {
+	/** Accepted reports per installation ID per hour (the client sends one a day). */
+	perId: 10,
+	/** Accepted reports per client IP per hour (a Collector may relay many installations). */
+	perIp: 100,
+} as const;
+
+export interface Bucket {
+	readonly bucket: string;
+	readonly maxHits: number;
+}
+
+export interface Window {
+	/** Unix seconds of the window's start. */
+	readonly start: number;
+	/** Seconds until the window ends: the Retry-After of a 429. */
+	readonly retryAfter: number;
+}
+
+/** The window containing `nowMs`. */
+export function currentWindow(nowMs: number): Window {
+	const now = Math.floor(nowMs / 1000);
+	const start = now - (now % WINDOW_SECONDS);
+	return { start, retryAfter: start + WINDOW_SECONDS - now };
+}
+
+export function idBucket(telemetryId: string): Bucket {
+	return { bucket: `id:${telemetryId}`, maxHits: LIMITS.perId };
+}
+
+const encoder = new TextEncoder();
+
+/** The IP's bucket for the UTC day of `nowMs`; `key` is the IP_HASH_KEY secret. */
+export async function ipBucket(key: string, ip: string, nowMs: number): Promise<Bucket> {
+	const hmacKey = await crypto.subtle.importKey("raw", encoder.encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+	const day = new Date(nowMs).toISOString().slice(0, 10);
+	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hmacKey, encoder.encode(`${ip}\n${day}`)));
+	const hex = [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
+	return { bucket: `ip:${hex}`, maxHits: LIMITS.perIp };
+}

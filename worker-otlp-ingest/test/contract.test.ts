@@ -1,0 +1,50 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import raw from "../../voicemode_otel/contract.json";
+import { CONTRACT, DURATION, EXCHANGES, allows, parseContract } from "../src/contract";
+import { CELL_COLUMNS, INSTALLATION_COLUMNS } from "../src/rows";
+
+describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => {
+	it("takes metric names, units, boundaries and bins from the file", () => {
+		expect([...CONTRACT.metrics.keys()]).toEqual(Object.keys(raw.metrics));
+		expect(DURATION.boundaries).toBe(raw.metrics["voicemode.session.duration"].boundaries);
+		expect(DURATION.bins).toBe(raw.metrics["voicemode.session.duration"].bins);
+		expect(EXCHANGES.boundaries).toBe(raw.metrics["voicemode.session.exchanges"].boundaries);
+		expect(CONTRACT.scopeName).toBe(raw.scope.name);
+		expect(CONTRACT.period.serverMaxSeconds).toBe(raw.period.server_max_seconds);
+	});
+
+	it("checks closed sets by membership and patterns as full matches", () => {
+		const transport = CONTRACT.pointAttributes.get("voicemode.transport");
+		const version = CONTRACT.resourceAttributes.get("service.version");
+		if (!transport || !version) throw new Error("contract keys");
+		expect(raw.point_attributes["voicemode.transport"].values.every((v) => allows(transport, v))).toBe(true);
+		expect(allows(transport, "Local")).toBe(false);
+		expect(allows(version, "8.12.0")).toBe(true);
+		expect(allows(version, "8.12.0rc1.dev3")).toBe(true);
+		expect(allows(version, "x8.12.0")).toBe(false);
+		expect(allows(version, "8.12.0+local")).toBe(false);
+	});
+
+	it("refuses a histogram whose bins do not match its boundaries", () => {
+		const broken = structuredClone(raw);
+		broken.metrics["voicemode.session.duration"].bins.pop();
+		expect(() => parseContract(broken)).toThrow("voicemode.session.duration is not a well-formed histogram or counter");
+	});
+
+	it("has an installations column for every optional resource attribute", () => {
+		const optional = Object.keys(raw.resource.attributes).filter((k) => !raw.resource.required.includes(k));
+		expect(Object.keys(INSTALLATION_COLUMNS).sort()).toEqual(optional.sort());
+	});
+
+	it("has a report_cells column for every point attribute", () => {
+		expect(Object.keys(CELL_COLUMNS).sort()).toEqual(Object.keys(raw.point_attributes).sort());
+	});
+
+	it("matches the migrated schema: those columns exist in D1", async () => {
+		const columns = async (table: string) =>
+			(await env.DB.prepare("SELECT name FROM pragma_table_info(?1)").bind(table).all<{ name: string }>()).results.map((r) => r.name);
+		expect(await columns("installations")).toEqual(expect.arrayContaining(Object.values(INSTALLATION_COLUMNS)));
+		expect(await columns("report_cells")).toEqual(expect.arrayContaining([...Object.values(CELL_COLUMNS), "metric", "bin", "sessions"]));
+	});
+});

@@ -1,0 +1,159 @@
+import { create } from "@bufbuild/protobuf";
+import { env } from "cloudflare:workers";
+import { KeyValueSchema } from "../src/gen/opentelemetry/proto/common/v1/common_pb";
+import { describe, expect, it } from "vitest";
+import { storeReport } from "../src/db";
+import { currentWindow, idBucket, ipBucket } from "../src/ratelimit";
+import { toRows } from "../src/rows";
+import { validateRequest } from "../src/validate";
+import { utcDay } from "../src/period";
+import {
+	TYPICAL_CELLS,
+	TYPICAL_POINTS,
+	buildRequest,
+	hourMs,
+	resourceAttrs,
+	typicalRequest,
+} from "./support/otlp";
+import { cellsOf, exportResult, installationOf, reportsOf, send, snapshot, uuid, type Wire } from "./support/worker";
+
+describe("POST /v1/metrics stores a valid report", () => {
+	it.each<Wire>(["protobuf", "gzip", "json", "json-gzip"])(
+		"stores exactly the report's rows from a %s body and answers an empty ExportMetricsServiceResponse",
+		async (wire) => {
+			const id = uuid();
+			const now = Date.now();
+			const res = await send(typicalRequest(id, now), wire);
+			expect(res.status).toBe(200);
+			expect(res.headers.get("Content-Type")).toBe(wire.startsWith("json") ? "application/json" : "application/x-protobuf");
+			expect(await exportResult(res)).toEqual({});
+			expect(await reportsOf(id)).toEqual([
+				{
+					telemetry_id: id,
+					period_start: hourMs(now, 24) / 1000,
+					period_end: hourMs(now, 0) / 1000,
+					received_day: utcDay(now),
+					cells: JSON.stringify(TYPICAL_CELLS),
+				},
+			]);
+			expect(await installationOf(id)).toEqual({
+				telemetry_id: id,
+				first_seen_day: utcDay(now),
+				last_seen_day: utcDay(now),
+				service_version: "8.12.0",
+				os_type: "linux",
+				install_method: "uv-tool",
+				mcp_host: "claude-code",
+				exec_source: "mcp",
+			});
+		},
+	);
+
+	it("answers a full success in JSON as the empty object {}", async () => {
+		const res = await send(typicalRequest(uuid()), "json");
+		expect(await res.text()).toBe("{}");
+	});
+
+	it("answers a full success in protobuf as an empty message (zero bytes)", async () => {
+		const res = await send(typicalRequest(uuid()), "protobuf");
+		expect((await res.arrayBuffer()).byteLength).toBe(0);
+	});
+
+	it("stores missing optional resource facts as NULL (unknown)", async () => {
+		const id = uuid();
+		const now = Date.now();
+		const resource = { "service.name": "voicemode", "voicemode.telemetry.id": id };
+		const res = await send(buildRequest({ id, startMs: hourMs(now, 3), endMs: hourMs(now, 1), resource }));
+		expect(await exportResult(res)).toEqual({});
+		expect(await installationOf(id)).toMatchObject({ service_version: null, os_type: null, install_method: null, mcp_host: null, exec_source: null });
+	});
+
+	it("accepts and ignores telemetry.sdk.* resource attributes, of any value type", async () => {
+		const id = uuid();
+		const now = Date.now();
+		const resource = { ...resourceAttrs(id), "telemetry.sdk.name": "opentelemetry", "telemetry.sdk.language": "python", "telemetry.sdk.version": "1.45.2" };
+		const request = buildRequest({ id, startMs: hourMs(now, 3), endMs: hourMs(now, 1), resource });
+		// Whatever their type: they are not stored, so not checked.
+		request.resourceMetrics[0]?.resource?.attributes.push(create(KeyValueSchema, { key: "telemetry.sdk.build", value: { value: { case: "intValue", value: 7n } } }));
+		const res = await send(request);
+		expect(await exportResult(res)).toEqual({});
+		expect(await reportsOf(id)).toHaveLength(1);
+	});
+
+	it("writes only non-empty bins: a report of one session stores three cells", async () => {
+		const id = uuid();
+		const now = Date.now();
+		const res = await send(
+			buildRequest({
+				id,
+				startMs: hourMs(now, 2),
+				endMs: hourMs(now, 1),
+				duration: [{ transport: "local", counts: [0, 0, 0, 0, 1, 0] }],
+				exchanges: [{ transport: "local", counts: [0, 0, 0, 1, 0] }],
+				providers: [{ role: "tts", name: "kokoro", value: 1 }],
+			}),
+		);
+		expect(await exportResult(res)).toEqual({});
+		expect(await cellsOf(id)).toEqual([
+			{ metric: "voicemode.session.duration", transport: "local", bin: "20-60min", sessions: 1 },
+			{ metric: "voicemode.session.exchanges", transport: "local", bin: "11-20", sessions: 1 },
+			{ metric: "voicemode.session.providers", role: "tts", provider: "kokoro", sessions: 1 },
+		]);
+	});
+
+	it("stores each resource of a Collector-batched request as its own report", async () => {
+		const [a, b] = [uuid(), uuid()];
+		const now = Date.now();
+		const res = await send(
+			buildRequest({ id: a, startMs: hourMs(now, 5), endMs: hourMs(now, 1) }, { id: b, startMs: hourMs(now, 30), endMs: hourMs(now, 6) }),
+		);
+		expect(await exportResult(res)).toEqual({});
+		expect((await reportsOf(a)).map((r) => r.period_start)).toEqual([hourMs(now, 5) / 1000]);
+		expect((await reportsOf(b)).map((r) => r.period_start)).toEqual([hourMs(now, 30) / 1000]);
+	});
+
+	it("stores the valid report and rejects the invalid one of a mixed batch, counting only its points", async () => {
+		const [good, bad] = [uuid(), uuid()];
+		const now = Date.now();
+		const request = buildRequest({ id: good, startMs: hourMs(now, 5), endMs: hourMs(now, 1) }, { id: bad, startMs: hourMs(now, 5), endMs: hourMs(now, 1) });
+		const badPoint = request.resourceMetrics[1]?.scopeMetrics[0]?.metrics[0];
+		if (badPoint?.data.case !== "histogram") throw new Error("fixture");
+		badPoint.data.value.dataPoints[0]!.sum = 42;
+		const res = await send(request);
+		expect(await exportResult(res)).toEqual({
+			rejected: TYPICAL_POINTS,
+			message: "7 data points rejected: voicemode.session.duration: sum not allowed",
+		});
+		expect(await reportsOf(good)).toHaveLength(1);
+		expect(await reportsOf(bad)).toEqual([]);
+		expect(await installationOf(bad)).toBeNull();
+	});
+
+	it("answers 200 with nothing stored for a request without data points", async () => {
+		const before = await snapshot();
+		const res = await send(buildRequest({ id: uuid(), startMs: 0, endMs: 0, duration: [], exchanges: [], providers: [] }));
+		expect(res.status).toBe(200);
+		expect(await exportResult(res)).toEqual({});
+		expect(await snapshot()).toEqual(before);
+	});
+});
+
+describe("D1 cost of an accepted report", () => {
+	it("writes exactly 5 rows as D1 counts them (report + its index entry, installation, two rate-limit buckets)", async () => {
+		const now = Date.now();
+		const window = currentWindow(now);
+		const ip = await ipBucket("k", "203.0.113.9", now);
+		const costs: number[] = [];
+		// The first report of an installation inserts everything; the next ones update
+		// the installation and the buckets instead. Both cost the same.
+		const id = uuid();
+		for (let i = 0; i < 3; i++) {
+			const [checked] = validateRequest(buildRequest({ id, startMs: hourMs(now, 3 * i + 3), endMs: hourMs(now, 3 * i) }), now);
+			if (!checked?.ok) throw new Error("fixture must be valid");
+			const outcome = await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], window.start);
+			if (outcome.kind !== "stored") throw new Error(outcome.kind);
+			costs.push(outcome.rowsWritten);
+		}
+		expect(costs).toEqual([5, 5, 5]);
+	});
+});

@@ -1,0 +1,104 @@
+/**
+ * Calling the Worker through its real fetch handler inside workerd, decoding its
+ * responses, and reading D1 directly to assert exact rows.
+ */
+import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { env, exports } from "cloudflare:workers";
+import {
+	ExportMetricsServiceResponseSchema,
+	type ExportMetricsServiceRequest,
+} from "../../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
+import { StatusSchema } from "../../src/gen/google/rpc/status_pb";
+import { gzip, toOtlpJson, toProtobuf } from "./otlp";
+
+export type Wire = "protobuf" | "gzip" | "json" | "json-gzip";
+
+export interface PostOptions {
+	contentType?: string;
+	contentEncoding?: string;
+	/** CF-Connecting-IP; each test uses its own so IP limits never leak across tests. */
+	ip?: string;
+	headers?: Record<string, string>;
+}
+
+let ipCounter = 0;
+/** A client IP no other test uses (documentation range 198.18.0.0/15 as a label only). */
+export function freshIp(): string {
+	ipCounter += 1;
+	return `198.18.${Math.floor(ipCounter / 250)}.${ipCounter % 250}`;
+}
+
+export async function post(body: BodyInit | Uint8Array, options: PostOptions = {}): Promise<Response> {
+	const headers: Record<string, string> = { ...options.headers };
+	if (options.contentType !== undefined) headers["Content-Type"] = options.contentType;
+	if (options.contentEncoding !== undefined) headers["Content-Encoding"] = options.contentEncoding;
+	headers["CF-Connecting-IP"] = options.ip ?? freshIp();
+	return exports.default.fetch("https://ingest.test/v1/metrics", { method: "POST", headers, body });
+}
+
+/** Sends a request the way an exporter would, in one of the wire formats. */
+export async function send(request: ExportMetricsServiceRequest, wire: Wire = "protobuf", ip?: string): Promise<Response> {
+	const json = wire === "json" || wire === "json-gzip";
+	const raw = json ? toOtlpJson(request) : toProtobuf(request);
+	const zipped = wire === "gzip" || wire === "json-gzip";
+	return post(zipped ? await gzip(raw) : raw, {
+		contentType: json ? "application/json" : "application/x-protobuf",
+		...(zipped ? { contentEncoding: "gzip" } : {}),
+		...(ip ? { ip } : {}),
+	});
+}
+
+/** The body of a 200 as plain data: {} on full success, else rejected count and message. */
+export async function exportResult(res: Response): Promise<{ rejected?: number; message?: string }> {
+	const bytes = new Uint8Array(await res.arrayBuffer());
+	const isJson = res.headers.get("Content-Type") === "application/json";
+	const msg = isJson
+		? fromJson(ExportMetricsServiceResponseSchema, JSON.parse(new TextDecoder().decode(bytes)) as JsonValue)
+		: fromBinary(ExportMetricsServiceResponseSchema, bytes);
+	if (!msg.partialSuccess) return {};
+	return { rejected: Number(msg.partialSuccess.rejectedDataPoints), message: msg.partialSuccess.errorMessage };
+}
+
+/** The google.rpc.Status of an error response. */
+export async function statusOf(res: Response): Promise<{ code: number; message: string }> {
+	const bytes = new Uint8Array(await res.arrayBuffer());
+	const isJson = res.headers.get("Content-Type") === "application/json";
+	const status = isJson
+		? fromJson(StatusSchema, JSON.parse(new TextDecoder().decode(bytes)) as JsonValue)
+		: fromBinary(StatusSchema, bytes);
+	return { code: status.code, message: status.message };
+}
+
+export interface Snapshot {
+	installations: Record<string, unknown>[];
+	reports: Record<string, unknown>[];
+	rate_limits: Record<string, unknown>[];
+}
+
+/** Every row of every table, to prove a request changed nothing. */
+export async function snapshot(): Promise<Snapshot> {
+	const all = async (sql: string): Promise<Record<string, unknown>[]> =>
+		(await env.DB.prepare(sql).all<Record<string, unknown>>()).results;
+	return {
+		installations: await all("SELECT * FROM installations ORDER BY telemetry_id"),
+		reports: await all("SELECT * FROM reports ORDER BY telemetry_id, period_start"),
+		rate_limits: await all("SELECT * FROM rate_limits ORDER BY bucket, window_start"),
+	};
+}
+
+export async function reportsOf(id: string): Promise<Record<string, unknown>[]> {
+	return (await env.DB.prepare("SELECT * FROM reports WHERE telemetry_id = ?1 ORDER BY period_start").bind(id).all<Record<string, unknown>>()).results;
+}
+
+export async function installationOf(id: string): Promise<Record<string, unknown> | null> {
+	return env.DB.prepare("SELECT * FROM installations WHERE telemetry_id = ?1").bind(id).first<Record<string, unknown>>();
+}
+
+export async function cellsOf(id: string): Promise<unknown[]> {
+	const rows = await reportsOf(id);
+	return rows.flatMap((r) => JSON.parse(String(r.cells)) as unknown[]);
+}
+
+export function uuid(): string {
+	return crypto.randomUUID();
+}
