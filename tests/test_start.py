@@ -202,6 +202,9 @@ def test_opted_out_start_removes_leftovers(paths: Paths) -> None:
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     paths.env_file.write_text("VOICEMODE_TELEMETRY=false\n")
     assert voicemode_otel.start() is False
+    deadline = time.monotonic() + 10  # the clean-up runs on a background thread
+    while files_under(paths.base) != {"voicemode.env"} and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert files_under(paths.base) == {"voicemode.env"}
 
 

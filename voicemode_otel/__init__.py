@@ -13,6 +13,7 @@ consent exists and a report is due (tests hold that line).
 
 from __future__ import annotations
 
+import _thread
 import os
 
 from voicemode_otel import consent_core
@@ -42,9 +43,9 @@ def start(
     """VoiceMode's one call at server start: returns at once, never raises.
 
     With consent, a daemon thread sends a report when one is due (and keeps
-    doing so daily in a long-running server). Without consent nothing at all
-    happens — unless the user opted out and an ID or unsent report is left,
-    which is then deleted. Returns True when a reporter runs.
+    doing so daily in a long-running server); returns True. Without consent
+    nothing at all happens — unless the user opted out and an ID or unsent
+    report is left, which a background thread then deletes — and returns False.
     """
     try:
         env = os.environ if environ is None else environ
@@ -59,12 +60,22 @@ def start(
             return False
     except Exception:
         return False
-    from voicemode_otel import runner
+    # Everything else (the reporter's modules, even ``threading``) is imported on a
+    # new thread: the host's thread pays for one consent check and one thread start.
+    _thread.start_new_thread(_start_reporter, (base, exec_source, version, env))
+    return state == consent_core.ON
 
-    return runner.start(base_dir=base, exec_source=exec_source, version=version, environ=env)
+
+def _start_reporter(base: str, exec_source: str, version: str | None, environ: Mapping[str, str]) -> None:
+    try:
+        from voicemode_otel import runner
+
+        runner.start(base_dir=base, exec_source=exec_source, version=version, environ=environ)
+    except Exception:  # a bootstrap thread must never print a traceback into the host's stderr
+        return
 
 
-def stop(timeout: float = 1.0) -> None:
+def stop(timeout: float = 0.5) -> None:
     """Stop the background reporter (process exit does this by itself)."""
     from voicemode_otel import runner
 

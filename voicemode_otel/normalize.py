@@ -8,6 +8,7 @@ anywhere, so a date in a path made a provider "whisper-local").
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from voicemode_otel import contract
@@ -23,6 +24,7 @@ _NAME_ALIASES = {
 }
 
 
+@lru_cache(maxsize=1024)
 def _from_url(url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())

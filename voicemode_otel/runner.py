@@ -24,7 +24,7 @@ from voicemode_otel.paths import Paths
 
 _log = logging.getLogger(__name__)
 
-EXIT_GRACE_SECONDS = 1.0
+EXIT_GRACE_SECONDS = 0.5  # state writes are atomic, so cutting the thread off never corrupts them
 RECHECK_SECONDS = 3600.0  # wake at least hourly to notice configuration changes
 BUSY_RETRY_SECONDS = 600.0
 

@@ -9,7 +9,9 @@ contains that completion time, however many files or midnights it spans.
 
 Lines are placed by their own timestamps (local time with offset → UTC), not
 by file names; only the files that can hold a period's sessions are read, one
-line at a time, so memory does not grow with the size of the logs.
+line at a time, so memory does not grow with the size of the logs. The inner
+loop keeps times as integer microseconds and lines as plain tuples: it runs
+once per log line, and a daily report should cost the host next to nothing.
 """
 
 from __future__ import annotations
@@ -26,22 +28,28 @@ from voicemode_otel.periods import Period
 
 SESSION_GAP = timedelta(minutes=5)
 """VoiceMode's ``CONVERSATION_GAP_MINUTES``: a silence this long ends a session."""
+_GAP = SESSION_GAP.total_seconds()
 
-# Local file dates differ from UTC by at most UTC-12..UTC+14; one more day of
-# margin means only sessions longer than a day ever need an extra pass.
-_BEFORE_MARGIN = timedelta(hours=12, days=1)
+# Local file dates differ from UTC by at most UTC-12..UTC+14, so these margins
+# are the least that holds every line of the period; a session that began before
+# the first file read (one longer than about half a day) triggers one more pass.
+_BEFORE_MARGIN = timedelta(hours=12)
 _AFTER_MARGIN = timedelta(hours=14)
+_WIDEST_OFFSET_WEST = timedelta(hours=12)  # UTC-12: a file's first lines are at most this late in UTC
 _MAX_EXTRA_FILES = 31
 
 _FILE_NAME = re.compile(r"^exchanges_(\d{4}-\d{2}-\d{2})\.jsonl$")
 # VoiceMode writes ``json.dumps(entry)``: default separators, fixed key order,
 # ``metadata`` last. Lines in exactly that shape skip the full JSON parse of
 # the (long, never needed) text fields; anything else takes the slow path.
-_FAST_PREFIX = re.compile(
-    r'\{"version": \d+, "timestamp": "([^"\\]+)", "conversation_id": "([^"\\]+)", "type": "([^"\\]+)", '
-)
 _METADATA_KEY = ', "metadata": '
+# The three metadata strings a session needs, found in place (a null is absent,
+# as in VoiceMode's logs, which drop None values).
+_META_KEYS = ('"provider": "', '"provider_url": "', '"transport": "')
 _KINDS = ("tts", "stt")
+
+Line = tuple[float, str, str, object, object, object]
+"""(UTC seconds, conversation id, kind, raw provider, raw provider URL, raw transport)."""
 
 
 @dataclass(frozen=True)
@@ -82,112 +90,138 @@ class ReadStats:
         return self.corrupt + self.unknown_type + self.missing_fields
 
 
-@dataclass(frozen=True)
-class _Line:
-    timestamp: datetime
-    conversation_id: str
-    kind: str
-    metadata: dict[str, object]
-
-
-@dataclass
+@dataclass(slots=True)
 class _Run:
-    """A session being assembled from its lines."""
+    """A session being assembled from its lines (times in UTC seconds)."""
 
     conversation_id: str
-    first: datetime
-    last: datetime
-    file_index: int
+    first: float
+    last: float
     exchanges: int = 0
     last_kind: str = ""
-    transport: str = "unknown"
-    tts: set[str] = field(default_factory=set)
-    stt: set[str] = field(default_factory=set)
+    transport: object = None
+    tts: set[tuple[object, object]] = field(default_factory=set)
+    stt: set[tuple[object, object]] = field(default_factory=set)
 
-    def add(self, line: _Line) -> None:
-        self.first = min(self.first, line.timestamp)
-        self.last = max(self.last, line.timestamp)
+    def add(self, at: float, kind: str, provider: object, url: object, transport: object) -> None:
+        if at < self.first:
+            self.first = at
+        elif at > self.last:
+            self.last = at
         # A tts line and the stt line that answers it are one exchange.
-        if not (line.kind == "stt" and self.last_kind == "tts"):
+        if not (kind == "stt" and self.last_kind == "tts"):
             self.exchanges += 1
-        self.last_kind = line.kind
-        meta = line.metadata
-        if meta.get("transport"):
-            self.transport = normalize.transport(meta["transport"])
-        if line.kind == "tts":
-            self.tts.add(normalize.provider_name(meta.get("provider"), meta.get("provider_url")))
-        else:
-            # VoiceMode records the STT endpoint's URL, the more telling field.
-            self.stt.add(normalize.provider_name(meta.get("provider"), meta.get("provider_url")))
+        self.last_kind = kind
+        if transport:
+            self.transport = transport
+        # Raw values are collected here and mapped into the closed sets once, in session().
+        (self.tts if kind == "tts" else self.stt).add((provider, url))
 
     def session(self) -> Session:
         return Session(
             self.conversation_id,
-            self.first,
-            self.last,
+            datetime.fromtimestamp(self.first, timezone.utc),  # rounds to the exact microsecond
+            datetime.fromtimestamp(self.last, timezone.utc),
             self.exchanges,
-            self.transport,
-            frozenset(self.tts),
-            frozenset(self.stt),
+            normalize.transport(self.transport),
+            frozenset(normalize.provider_name(name, url) for name, url in self.tts),
+            frozenset(normalize.provider_name(name, url) for name, url in self.stt),
         )
 
 
-def _parse_timestamp(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _hashable(value: object) -> object:
+    return value if value is None or isinstance(value, (str, int, float, bool)) else repr(value)
+
+
+def _seconds(text: str) -> float:
+    """UTC seconds of an ISO 8601 timestamp (exact to the microsecond); no offset means local time."""
+    moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     if moment.tzinfo is None:
         moment = moment.astimezone()  # VoiceMode always writes an offset; assume local time if not.
-    return moment.astimezone(timezone.utc)
+    return moment.timestamp()
 
 
-def _fast_parse(raw: str) -> _Line | None:
-    """The VoiceMode-shaped line without parsing its text fields, or None to use json."""
-    match = _FAST_PREFIX.match(raw)
-    if match is None or raw.find('{"version": ', 1) != -1:
-        return None  # not VoiceMode's shape, or two records run together
-    meta_at = raw.rfind(_METADATA_KEY)
-    body = raw.rstrip()
-    if meta_at == -1 or not body.endswith("}}"):
+def _fast_parse(raw: str, until: float | None = None) -> Line | str | None:
+    """Read a VoiceMode-shaped line without any JSON parsing.
+
+    Returns the line, ``"late"`` when it is at or after ``until`` (its
+    metadata is then not even looked at), or None to use the full parse.
+    It relies on one fact of JSON: a string cannot contain an unescaped
+    quote, so ``", "`` only ever separates fields and ``"provider": "`` only
+    ever starts that key's value; values with escapes go to the full parse.
+    """
+    if raw[:12] != '{"version": ' or not raw.endswith(("}}\n", "}}")):
         return None
+    head = raw[:256].split('", "', 3)  # version+timestamp, conversation_id, type, rest
+    if len(head) != 4:
+        return None
+    stamp_at = head[0].find(', "timestamp": "')
+    if stamp_at == -1 or head[1][:19] != 'conversation_id": "' or head[2][:8] != 'type": "':
+        return None
+    meta_at = raw.rfind(_METADATA_KEY)
+    if meta_at == -1 or raw.find('{"version": ', 1) != -1:
+        return None  # no metadata, or two records run together
+    values: list[str | None] = [None, None, None]
+    for index, key in enumerate(_META_KEYS):
+        found = raw.find(key, meta_at)
+        if found != -1:
+            found += len(key)
+            value = raw[found : raw.find('"', found)]
+            if "\\" in value:
+                return None  # an escaped character: let json decode it
+            values[index] = value
     try:
-        metadata = json.loads(body[meta_at + len(_METADATA_KEY) : -1])
-        timestamp = _parse_timestamp(match[1])
+        at = _seconds(head[0][stamp_at + 16 :])
     except ValueError:
         return None
-    if not isinstance(metadata, dict):
+    if until is not None and at >= until:
+        return "late"
+    return (at, head[1][19:], head[2][8:], values[0], values[1], values[2])
+
+
+def _slow_parse(raw: str, stats: ReadStats) -> Line | None:
+    if not raw.strip():
+        return None  # a blank line is not worth a diagnostic
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        stats.corrupt += 1
         return None
-    return _Line(timestamp, match[2], match[3], metadata)
+    if not isinstance(record, dict):
+        stats.corrupt += 1
+        return None
+    conversation_id, stamp = record.get("conversation_id"), record.get("timestamp")
+    if not isinstance(conversation_id, str) or not conversation_id or not isinstance(stamp, str):
+        stats.missing_fields += 1
+        return None
+    try:
+        at = _seconds(stamp)
+    except ValueError:
+        stats.missing_fields += 1
+        return None
+    meta = record.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    return (
+        at,
+        conversation_id,
+        str(record.get("type")),
+        _hashable(meta.get("provider")),
+        _hashable(meta.get("provider_url")),
+        _hashable(meta.get("transport")),
+    )
 
 
-def parse_line(raw: str, stats: ReadStats) -> _Line | None:
-    """One usable log line, or None after counting why it was skipped."""
-    line = _fast_parse(raw)
+def parse_line(raw: str, stats: ReadStats, until: float | None = None) -> Line | None:
+    """One usable log line before ``until`` (UTC seconds), or None; unusable lines are counted."""
+    line = _fast_parse(raw, until)
+    if line == "late":
+        return None
     if line is None:
-        if not raw.strip():
-            return None  # a blank line is not worth a diagnostic
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            stats.corrupt += 1
+        line = _slow_parse(raw, stats)
+        if line is None or (until is not None and line[0] >= until):
             return None
-        if not isinstance(record, dict):
-            stats.corrupt += 1
-            return None
-        conversation_id, stamp, kind = (
-            record.get("conversation_id"),
-            record.get("timestamp"),
-            record.get("type"),
-        )
-        if not isinstance(conversation_id, str) or not conversation_id or not isinstance(stamp, str):
-            stats.missing_fields += 1
-            return None
-        try:
-            timestamp = _parse_timestamp(stamp)
-        except ValueError:
-            stats.missing_fields += 1
-            return None
-        metadata = record.get("metadata")
-        line = _Line(timestamp, conversation_id, str(kind), metadata if isinstance(metadata, dict) else {})
-    if line.kind not in _KINDS:
+    assert not isinstance(line, str)
+    if line[2] not in _KINDS:
         stats.unknown_type += 1
         return None
     return line
@@ -224,9 +258,11 @@ def completed_sessions(
 ) -> list[Session]:
     """The sessions whose completion time falls in ``period``, each exactly once.
 
-    Reads the files whose local dates can hold lines of those sessions; if a
-    session may continue from before the first file read (a session longer
-    than a day), one more earlier file is read and the pass repeated.
+    Reads the files whose local dates can hold those sessions' lines. A file
+    named for local date D holds only lines at or after D 00:00 UTC-12, so
+    every line from ``D 12:00 UTC`` on is guaranteed to be in the files read
+    from D onwards; a session that may have begun before that (one spanning
+    more than about half a day) makes the pass repeat with the previous file.
     """
     stats = stats if stats is not None else ReadStats()
     files = log_files(conversations_dir)
@@ -236,8 +272,13 @@ def completed_sessions(
     last = max((i for i, (day, _) in enumerate(files) if day <= high), default=-1)
     for _ in range(_MAX_EXTRA_FILES):
         pass_stats = ReadStats()
-        sessions, needs_earlier = _one_pass(files[first : last + 1], period, pass_stats)
-        if not needs_earlier or first == 0:
+        covered_from = None
+        if 0 < first <= last:
+            day = files[first][0]
+            covered = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + _WIDEST_OFFSET_WEST
+            covered_from = covered.timestamp()
+        sessions, needs_earlier = _one_pass(files[first : last + 1], period, pass_stats, covered_from)
+        if not needs_earlier:
             break
         first -= 1
     for name in ("files", "lines", "corrupt", "unknown_type", "missing_fields"):
@@ -245,40 +286,38 @@ def completed_sessions(
     return sessions
 
 
-def _one_pass(files: list[tuple[date, Path]], period: Period, stats: ReadStats) -> tuple[list[Session], bool]:
+def _one_pass(
+    files: list[tuple[date, Path]], period: Period, stats: ReadStats, covered_from: float | None
+) -> tuple[list[Session], bool]:
+    """Sessions complete in ``period``; and whether one may have begun before ``covered_from``."""
     open_runs: dict[str, _Run] = {}
     sessions: list[Session] = []
-    first_file_start: datetime | None = None
     needs_earlier = False
+    start, end = period.start.timestamp(), period.end.timestamp()
 
     def close(run: _Run) -> None:
         nonlocal needs_earlier
-        if period.contains(run.last + SESSION_GAP):
+        if start <= run.last + _GAP < end:
             sessions.append(run.session())
-            # Could this session have begun in a file we did not read?
-            if (
-                run.file_index == 0
-                and first_file_start is not None
-                and run.first < first_file_start + SESSION_GAP
-            ):
+            if covered_from is not None and run.first < covered_from + _GAP:
                 needs_earlier = True
 
-    for index, (_, path) in enumerate(files):
+    lines = 0
+    for _, path in files:
         for raw in _lines(path, stats):
-            stats.lines += 1
-            line = parse_line(raw, stats)
-            if line is None or line.timestamp >= period.end:
-                continue  # later lines belong to sessions not complete in this period
-            if index == 0 and (first_file_start is None or line.timestamp < first_file_start):
-                first_file_start = line.timestamp
-            run = open_runs.get(line.conversation_id)
-            if run is not None and line.timestamp - run.last >= SESSION_GAP:
+            lines += 1
+            line = parse_line(raw, stats, end)
+            if line is None:
+                continue  # unusable, or at/after the period's end (its session is not complete yet)
+            at, conversation_id, kind, provider, url, transport = line
+            run = open_runs.get(conversation_id)
+            if run is not None and at - run.last >= _GAP:
                 close(run)
                 run = None
             if run is None:
-                run = _Run(line.conversation_id, line.timestamp, line.timestamp, index)
-                open_runs[line.conversation_id] = run
-            run.add(line)
+                run = open_runs[conversation_id] = _Run(conversation_id, at, at)
+            run.add(at, kind, provider, url, transport)
+    stats.lines += lines
     for run in open_runs.values():
         close(run)
     sessions.sort(key=lambda s: (s.completed_at, s.conversation_id))
