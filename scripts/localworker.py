@@ -1,0 +1,151 @@
+"""Start and stop the Worker locally (``wrangler dev`` on 127.0.0.1, local D1) for tests, demo, bench.
+
+One place knows how: ``worker-otlp-ingest/scripts/dev.sh`` applies the D1
+migrations to a state directory and execs ``wrangler dev``; this module runs
+it on a free port in its own process group, waits for ``/healthz``, and
+stops exactly what it started (the process group it created, by PID).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER = ROOT / "worker-otlp-ingest"
+
+
+def free_port() -> int:
+    """A currently free port on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def node_environment() -> dict[str, str]:
+    """PATH with Node 22 (from npm) first, and wrangler kept offline and out of $HOME."""
+    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x64"
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(
+        [
+            str(WORKER / "node_modules" / f"node-linux-{arch}" / "bin"),
+            str(WORKER / "node_modules" / ".bin"),
+            env["PATH"],
+        ]
+    )
+    env.update(
+        WRANGLER_SEND_METRICS="false",
+        CLOUDFLARE_CF_FETCH_ENABLED="false",
+        WRANGLER_HIDE_BANNER="true",
+        NO_UPDATE_NOTIFIER="1",
+        XDG_CONFIG_HOME=str(WORKER / ".wrangler" / "xdg"),
+    )
+    return env
+
+
+@dataclass
+class LocalWorker:
+    """A ``wrangler dev`` process with its own local D1 state; use as a context manager."""
+
+    port: int = field(default_factory=free_port)
+    state_dir: Path | None = None
+    """Where local D1 lives; a fresh temporary directory (removed at stop) when None."""
+    stats_min_installations: int | None = None
+    log_path: Path | None = None
+    _process: subprocess.Popen[bytes] | None = None
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """The OTLP metrics endpoint."""
+        return f"{self.base_url}/v1/metrics"
+
+    @property
+    def pid(self) -> int | None:
+        """The wrangler process (and process group) started here."""
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 180.0) -> LocalWorker:
+        """Start and wait until ``/healthz`` answers; raises RuntimeError with the log tail on failure."""
+        if self.state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="voicemode-worker-")
+            self.state_dir = Path(self._tmp.name)
+        if self.log_path is None:
+            self.log_path = self.state_dir / "wrangler.log"
+        env = node_environment()
+        env["PERSIST_TO"] = str(self.state_dir)
+        if self.stats_min_installations is not None:
+            env["STATS_MIN_INSTALLATIONS"] = str(self.stats_min_installations)
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [str(WORKER / "scripts" / "dev.sh"), str(self.port)],
+                cwd=WORKER,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() ends wrangler and workerd together
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                break
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response,
+            ):
+                if response.status == 200:
+                    return self
+            time.sleep(0.25)
+        tail = self.log_path.read_text(errors="replace")[-3000:]
+        self.stop()
+        raise RuntimeError(f"the local Worker did not start on port {self.port}:\n{tail}")
+
+    def stop(self) -> None:
+        """Stop the process group started here and wait for it; remove a temporary state dir."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=15)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+            self.state_dir = None
+
+    def get_json(self, path: str) -> Any:
+        """GET ``path`` and decode the JSON body."""
+        with urllib.request.urlopen(f"{self.base_url}{path}", timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self, days: int = 30) -> dict[str, Any]:
+        """``GET /v1/stats?days=N``."""
+        result: dict[str, Any] = self.get_json(f"/v1/stats?days={days}")
+        return result
+
+    def __enter__(self) -> LocalWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
