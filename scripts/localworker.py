@@ -14,6 +14,7 @@ import os
 import platform
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -133,6 +134,31 @@ class LocalWorker:
             self._tmp.cleanup()
             self._tmp = None
             self.state_dir = None
+
+    def database_file(self) -> Path:
+        """The local D1 database (a SQLite file miniflare keeps under the state directory)."""
+        assert self.state_dir is not None, "not started"
+        found = [
+            path
+            for path in (self.state_dir / "v3" / "d1" / "miniflare-D1DatabaseObject").glob("*.sqlite")
+            if path.name != "metadata.sqlite"
+        ]
+        if len(found) != 1:
+            raise RuntimeError(f"expected one local D1 database, found {found}")
+        return found[0]
+
+    def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only SQL query against the local D1 database (opened read-only)."""
+        uri = f"file:{self.database_file()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=30)) as connection:
+            connection.row_factory = sqlite3.Row
+            return [dict(row) for row in connection.execute(sql, parameters)]
+
+    def logged_requests(self, method: str, path: str) -> int:
+        """How many ``METHOD path`` requests wrangler logged (it logs every request it serves)."""
+        assert self.log_path is not None
+        needle = f"] {method} {path} "
+        return sum(1 for line in self.log_path.read_text(errors="replace").splitlines() if needle in line)
 
     def get_json(self, path: str) -> Any:
         """GET ``path`` and decode the JSON body."""

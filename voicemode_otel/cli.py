@@ -114,8 +114,13 @@ def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     from voicemode_otel import delivery
 
     result = delivery.run(delivery.RunConfig(paths, exec_source="cli", force=True))
-    out.write(f"{result.outcome.value}: {result.message}\n")
-    out.writelines(f"  {line}\n" for line in result.periods)
+    if result.periods:
+        out.write(f"{result.outcome.value}:\n")
+        out.writelines(f"  report {line}\n" for line in result.periods)
+        if result.outcome is not delivery.Outcome.RETRY:
+            out.write(f"  ({result.message})\n")
+    else:
+        out.write(f"{result.outcome.value}: {result.message}\n")
     ok = (
         delivery.Outcome.DELIVERED,
         delivery.Outcome.NOTHING_TO_SEND,
