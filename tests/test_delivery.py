@@ -465,3 +465,33 @@ def test_files_written_are_private(world: World) -> None:
     for path in [world.paths.telemetry_id, world.paths.state_file, world.paths.env_file]:
         assert path.stat().st_mode & 0o077 == 0, path
     assert Path(world.paths.state_dir).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    "opt_out",
+    [
+        {"DO_NOT_TRACK": "1"},
+        {"DO_NOT_TRACK": ""},
+        {"OTEL_SDK_DISABLED": "true"},
+        {"VOICEMODE_TELEMETRY": "false"},
+        {"VOICEMODE_TELEMETRY": "ask"},
+        {},
+    ],
+    ids=["dnt", "dnt-empty", "sdk-disabled", "false", "ask", "unset"],
+)
+def test_consent_matrix_end_to_end(paths: Paths, capture: CaptureServer, opt_out: dict[str, str]) -> None:
+    """Any opt-out: with logs and an endpoint, start() and a run connect nowhere and create no ID or state."""
+    import time
+
+    import voicemode_otel
+
+    testing.ConversationLogWriter(paths.conversations_dir).session(START - timedelta(days=2), 5)
+    before = sorted(str(p.relative_to(paths.base)) for p in paths.base.rglob("*"))
+    environ = {"VOICEMODE_BASE_DIR": str(paths.base), "VOICEMODE_TELEMETRY_ENDPOINT": capture.url, **opt_out}
+    assert voicemode_otel.start(base_dir=paths.base, environ=environ) is False
+    result = delivery.run(delivery.RunConfig(paths, environ=environ, clock=lambda: START, force=True))
+    assert result.outcome is delivery.Outcome.OFF
+    time.sleep(0.2)  # give any (wrongly) started thread a chance to connect
+    assert capture.connections == 0
+    assert sorted(str(p.relative_to(paths.base)) for p in paths.base.rglob("*")) == before
+    assert not paths.telemetry_id.exists()
