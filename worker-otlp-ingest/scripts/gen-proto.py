@@ -35,7 +35,7 @@ STATUS_PROTO = "google/rpc/status.proto"
 
 
 def json_name(field_name: str) -> str:
-    """protoc's ToJsonName: drop each underscore and upper-case the letter after it."""
+    """The JSON name protoc gives a field (ToJsonName): drop each underscore, upper-case the next letter."""
     out: list[str] = []
     upper_next = False
     for ch in field_name:
