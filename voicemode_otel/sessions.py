@@ -158,6 +158,12 @@ def _fast_parse(raw: str, until: float | None = None) -> Line | str | None:
     stamp_at = head[0].find(', "timestamp": "')
     if stamp_at == -1 or head[1][:19] != 'conversation_id": "' or head[2][:8] != 'type": "':
         return None
+    try:
+        at = _seconds(head[0][stamp_at + 16 :])
+    except ValueError:
+        return None
+    if until is not None and at >= until:
+        return "late"
     meta_at = raw.rfind(_METADATA_KEY)
     if meta_at == -1 or raw.find('{"version": ', 1) != -1:
         return None  # no metadata, or two records run together
@@ -170,12 +176,6 @@ def _fast_parse(raw: str, until: float | None = None) -> Line | str | None:
             if "\\" in value:
                 return None  # an escaped character: let json decode it
             values[index] = value
-    try:
-        at = _seconds(head[0][stamp_at + 16 :])
-    except ValueError:
-        return None
-    if until is not None and at >= until:
-        return "late"
     return (at, head[1][19:], head[2][8:], values[0], values[1], values[2])
 
 
