@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from localworker import ROOT, LocalWorker
+from screenshot import capture
 
 from voicemode_otel import contract, preference, testing
 from voicemode_otel.paths import Paths
@@ -179,11 +180,7 @@ def demo(root: Path, worker: LocalWorker, extra_installations: int) -> None:
     )
 
     shot = ROOT / "demo-dashboard.png"
-    try:
-        from screenshot import capture
-    except ImportError:
-        capture = None
-    if capture is not None and capture(f"{worker.base_url}/", shot):
+    if capture(f"{worker.base_url}/", shot):
         print(f"\n   Dashboard screenshot saved to {shot.relative_to(ROOT)} (the page is {worker.base_url}/)")
     else:
         print("\n   (No Chromium here, so no dashboard screenshot; `make dashboard` serves the page.)")

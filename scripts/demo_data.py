@@ -73,7 +73,7 @@ def seed(
     return created
 
 
-def seed_temporary(endpoint: str, **options: int) -> list[Installation]:
+def seed_temporary(endpoint: str, *, installations: int = 6, days: int = 7) -> list[Installation]:
     """:func:`seed` into a temporary directory that is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="voicemode-demo-") as tmp:
-        return seed(endpoint, Path(tmp), **options)
+        return seed(endpoint, Path(tmp), installations=installations, days=days)

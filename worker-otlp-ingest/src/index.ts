@@ -2,6 +2,7 @@
  * voicemode-otel ingest Worker: the router and the cron entry point. Each route is a
  * small handler in its own module; see README.md for the endpoints.
  */
+import { handleDashboard } from "./dashboard-route";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
 import { errorResponse, methodNotAllowed, notFound } from "./http";
@@ -23,6 +24,9 @@ async function route(request: Request, env: Env): Promise<Response> {
 	}
 	if (pathname === "/v1/stats") {
 		return method === "GET" ? handleStats(request, env, now) : methodNotAllowed("GET");
+	}
+	if (pathname === "/") {
+		return method === "GET" || method === "HEAD" ? handleDashboard(request, env, now) : methodNotAllowed("GET, HEAD");
 	}
 	if (pathname === "/healthz") {
 		return method === "GET" ? new Response("ok\n") : methodNotAllowed("GET");

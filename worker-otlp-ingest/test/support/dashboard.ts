@@ -1,0 +1,146 @@
+/**
+ * Reading the dashboard page back in workerd: HTMLRewriter (the runtime's own HTML
+ * parser) walks the page's data attributes and rebuilds the /v1/stats object from them,
+ * so a test can compare the page with the JSON in one `toEqual`.
+ */
+import { env, exports } from "cloudflare:workers";
+import worker from "../../src/index";
+
+export const BASE = "https://ingest.test";
+
+/** GET `path` through the Worker, optionally with another STATS_MIN_INSTALLATIONS. */
+export function get(path: string, minInstallations?: string, init: RequestInit = {}): Promise<Response> {
+	if (minInstallations === undefined) return exports.default.fetch(`${BASE}${path}`, init);
+	const request = new Request(`${BASE}${path}`, init) as Parameters<typeof worker.fetch>[0];
+	return worker.fetch(request, { ...env, STATS_MIN_INSTALLATIONS: minInstallations });
+}
+
+export interface ChartRow {
+	key: string;
+	/** Published count, or null when the row is shown as suppressed. */
+	count: number | null;
+	/** The visible texts of the count and share cells. */
+	cells: string[];
+}
+
+export interface Chart {
+	path: string[];
+	rows: ChartRow[];
+	/** data-key of each <rect class="bar">, in order. */
+	bars: string[];
+}
+
+export interface ParsedPage {
+	/** The /v1/stats object as the page's data attributes describe it. */
+	stats: Record<string, unknown>;
+	charts: Chart[];
+	/** href of each window link, and which one is aria-current. */
+	windows: { href: string; current: boolean; text: string }[];
+	minInstallations: number | null;
+	styles: string[];
+	scripts: number;
+}
+
+const ENTITIES: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'" };
+
+/** HTMLRewriter hands out attribute values and text as written: decode the escaper's entities. */
+export function unescapeHtml(text: string): string {
+	return text.replace(/&(?:amp|lt|gt|quot|#39);/g, (e) => ENTITIES[e] ?? e);
+}
+
+function attr(el: Element, name: string): string | null {
+	const value = el.getAttribute(name);
+	return value === null ? null : unescapeHtml(value);
+}
+
+function set(root: Record<string, unknown>, path: readonly string[], value: unknown): void {
+	let node = root;
+	for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+	node[path[path.length - 1] ?? ""] = value;
+}
+
+/** Parses the dashboard HTML. */
+export async function parsePage(html: string): Promise<ParsedPage> {
+	const page: ParsedPage = { stats: {}, charts: [], windows: [], minInstallations: null, styles: [], scripts: 0 };
+	let chart: Chart | null = null;
+	let row: ChartRow | null = null;
+	let cell: string[] | null = null;
+	let link: { href: string; current: boolean; text: string } | null = null;
+	let style: string[] | null = null;
+	const rewriter = new HTMLRewriter()
+		.on("[data-stat]", {
+			element(el) {
+				const name = attr(el, "data-stat") ?? "";
+				const value = Number(attr(el, "data-value"));
+				if (name === "min-installations") page.minInstallations = value;
+				else page.stats[name] = value;
+			},
+		})
+		.on("table[data-path]", {
+			element(el) {
+				chart = { path: JSON.parse(attr(el, "data-path") ?? "[]") as string[], rows: [], bars: [] };
+				page.charts.push(chart);
+				set(page.stats, chart.path, {});
+			},
+		})
+		.on("table[data-path] tbody tr[data-key]", {
+			element(el) {
+				const count = attr(el, "data-count");
+				row = { key: attr(el, "data-key") ?? "", count: count === null ? null : Number(count), cells: [] };
+				chart?.rows.push(row);
+				if (chart && row.count !== null) {
+					const counts = chart.path.reduce<Record<string, unknown>>((node, key) => node[key] as Record<string, unknown>, page.stats);
+					counts[row.key] = row.count;
+				}
+			},
+		})
+		.on("table[data-path] rect.bar", {
+			element(el) {
+				chart?.bars.push(attr(el, "data-key") ?? "");
+			},
+		})
+		.on("table[data-path] td.num", {
+			element() {
+				cell = [];
+				row?.cells.push("");
+			},
+			text(t) {
+				if (!cell || !row) return;
+				cell.push(t.text);
+				row.cells[row.cells.length - 1] = unescapeHtml(cell.join(""));
+			},
+		})
+		.on(".windows a", {
+			element(el) {
+				link = { href: attr(el, "href") ?? "", current: attr(el, "aria-current") === "page", text: "" };
+				page.windows.push(link);
+			},
+			text(t) {
+				if (link) link.text += t.text;
+			},
+		})
+		.on("style", {
+			element() {
+				style = [];
+				page.styles.push("");
+			},
+			text(t) {
+				if (!style) return;
+				style.push(t.text);
+				page.styles[page.styles.length - 1] = style.join("");
+			},
+		})
+		.on("script", {
+			element() {
+				page.scripts += 1;
+			},
+		});
+	await rewriter.transform(new Response(html)).text();
+	return page;
+}
+
+/** SHA-256 of `text` as a CSP hash source. */
+export async function sha256Source(text: string): Promise<string> {
+	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+	return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
+}
