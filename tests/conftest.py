@@ -35,9 +35,9 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("VOICEMODE_BASE_DIR", str(tmp_path / "voicemode"))
     yield
-    from voicemode_otel.runner import REPORTER
+    import voicemode_otel
 
-    REPORTER.stop(timeout=5)
+    voicemode_otel.stop(timeout=5)
 
 
 @pytest.fixture

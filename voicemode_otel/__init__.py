@@ -62,8 +62,12 @@ def start(
         return False
     # Everything else (the reporter's modules, even ``threading``) is imported on a
     # new thread: the host's thread pays for one consent check and one thread start.
+    _bootstraps.append(None)
     _thread.start_new_thread(_start_reporter, (base, exec_source, version, env))
     return state == consent_core.ON
+
+
+_bootstraps: list[None] = []  # one entry per bootstrap thread still starting (list ops are atomic)
 
 
 def _start_reporter(base: str, exec_source: str, version: str | None, environ: Mapping[str, str]) -> None:
@@ -73,13 +77,24 @@ def _start_reporter(base: str, exec_source: str, version: str | None, environ: M
         runner.start(base_dir=base, exec_source=exec_source, version=version, environ=environ)
     except Exception:  # a bootstrap thread must never print a traceback into the host's stderr
         return
+    finally:
+        _bootstraps.pop()
 
 
 def stop(timeout: float = 0.5) -> None:
-    """Stop the background reporter (process exit does this by itself)."""
+    """Stop the background reporter (process exit does this by itself).
+
+    Waits (within ``timeout``) for a reporter that is still being started, so
+    nothing keeps running after this returns.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while _bootstraps and time.monotonic() < deadline:
+        time.sleep(0.005)
     from voicemode_otel import runner
 
-    runner.stop(timeout)
+    runner.stop(max(0.0, deadline - time.monotonic()))
 
 
 def _paths(base_dir: str | os.PathLike[str] | None) -> Paths:

@@ -65,13 +65,14 @@ class Reporter:
                 return
             self._stop.clear()
             self._wake.clear()
-            self._thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._loop,
                 args=(paths, environ, exec_source, version),
                 name="voicemode-otel-reporter",
                 daemon=True,
             )
-            self._thread.start()
+            thread.start()
+            self._thread = thread  # only a started thread is ever visible to stop()
             if not self._exit_hook_registered:
                 atexit.register(self.stop)
                 self._exit_hook_registered = True
@@ -95,7 +96,8 @@ class Reporter:
             sender.abort_all()
         except Exception:  # stopping must never raise, at exit least of all
             _log.debug("voicemode-otel: abort failed", exc_info=True)
-        thread = self._thread
+        with self._lock:
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 

@@ -177,20 +177,52 @@ const TOTALS = `
 SELECT COUNT(DISTINCT telemetry_id) AS installations, COUNT(*) AS reports
 FROM reports WHERE period_end > ?1`;
 
-const BINS = `
-SELECT metric, bin, SUM(sessions) AS sessions, COUNT(DISTINCT telemetry_id) AS installations
-FROM report_cells WHERE period_end > ?1 AND bin IS NOT NULL
-GROUP BY metric, bin`;
+/**
+ * Every cell aggregate (bins, providers, transports) in one pass over the window's
+ * cells, read straight from `json_each` (the data of the `report_cells` view). A cell's
+ * JSON text is its identity, so one installation's identical cells are grouped by that
+ * text before any field is parsed: fields are extracted once per distinct
+ * (installation, cell), not once per stored cell in each of three view queries. Same
+ * results; on 10,000 simulated installations × 90 days (docs/capacity.md) 4.5× faster
+ * for 30 days and 7× for 90, with 18–40% fewer D1 rows read.
+ */
+const CELLS = `
+WITH per_installation AS MATERIALIZED (
+  SELECT r.telemetry_id, c.value AS cell, COUNT(*) AS times
+  FROM reports AS r, json_each(r.cells) AS c
+  WHERE r.period_end > ?1
+  GROUP BY r.telemetry_id, c.value
+),
+cells AS MATERIALIZED (
+  SELECT
+    telemetry_id,
+    json_extract(cell, '$.metric')    AS metric,
+    json_extract(cell, '$.transport') AS transport,
+    json_extract(cell, '$.bin')       AS bin,
+    json_extract(cell, '$.role')      AS role,
+    json_extract(cell, '$.provider')  AS provider,
+    times * json_extract(cell, '$.sessions') AS sessions
+  FROM per_installation
+)
+SELECT 'bin' AS kind, metric, bin, NULL AS role, NULL AS provider, NULL AS transport,
+       SUM(sessions) AS sessions, COUNT(DISTINCT telemetry_id) AS installations
+FROM cells WHERE bin IS NOT NULL GROUP BY metric, bin
+UNION ALL
+SELECT 'provider', metric, NULL, role, provider, NULL, SUM(sessions), COUNT(DISTINCT telemetry_id)
+FROM cells WHERE provider IS NOT NULL GROUP BY metric, role, provider
+UNION ALL
+SELECT 'transport', metric, NULL, NULL, NULL, transport, SUM(sessions), COUNT(DISTINCT telemetry_id)
+FROM cells WHERE metric = ?2 GROUP BY transport`;
 
-const PROVIDERS = `
-SELECT metric, role, provider, SUM(sessions) AS sessions, COUNT(DISTINCT telemetry_id) AS installations
-FROM report_cells WHERE period_end > ?1 AND provider IS NOT NULL
-GROUP BY metric, role, provider`;
-
-const TRANSPORTS = `
-SELECT transport, SUM(sessions) AS sessions, COUNT(DISTINCT telemetry_id) AS installations
-FROM report_cells WHERE period_end > ?1 AND metric = ?2
-GROUP BY transport`;
+/** One row of CELLS: `kind` says which of the other columns are set. */
+interface CellAggregateRow extends Aggregate {
+	readonly kind: "bin" | "provider" | "transport";
+	readonly metric: string;
+	readonly bin: string | null;
+	readonly role: string | null;
+	readonly provider: string | null;
+	readonly transport: string | null;
+}
 
 const FACTS = `
 WITH active AS (
@@ -209,19 +241,25 @@ UNION ALL SELECT 'exec_source', exec_source, COUNT(*) FROM active GROUP BY 2`;
  * session is in it exactly once.
  */
 export async function readAggregates(db: D1Database, since: number, sessionsMetric: string): Promise<Aggregates> {
-	const [totals, bins, providers, transports, facts] = await Promise.all([
+	const [totals, cells, facts] = await Promise.all([
 		db.prepare(TOTALS).bind(since).first<{ installations: number; reports: number }>(),
-		db.prepare(BINS).bind(since).all<BinAggregate>(),
-		db.prepare(PROVIDERS).bind(since).all<ProviderAggregate>(),
-		db.prepare(TRANSPORTS).bind(since, sessionsMetric).all<TransportAggregate>(),
+		db.prepare(CELLS).bind(since, sessionsMetric).all<CellAggregateRow>(),
 		db.prepare(FACTS).bind(since).all<FactAggregate>(),
 	]);
+	const bins: BinAggregate[] = [];
+	const providers: ProviderAggregate[] = [];
+	const transports: TransportAggregate[] = [];
+	for (const { kind, metric, bin, role, provider, transport, sessions, installations } of cells.results) {
+		if (kind === "bin") bins.push({ metric, bin: bin ?? "", sessions, installations });
+		else if (kind === "provider") providers.push({ metric, role: role ?? "", provider: provider ?? "", sessions, installations });
+		else transports.push({ transport: transport ?? "", sessions, installations });
+	}
 	return {
 		installations: totals?.installations ?? 0,
 		reports: totals?.reports ?? 0,
-		bins: bins.results,
-		providers: providers.results,
-		transports: transports.results,
+		bins,
+		providers,
+		transports,
 		facts: facts.results,
 	};
 }
