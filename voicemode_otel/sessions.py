@@ -149,14 +149,9 @@ def _seconds(text: str) -> float:
     Anything else takes the full parse.
     """
     size = len(text)
-    if (size == 32 and text[19] == "." and text[20:26].isdigit()) or size == 25:
-        if (
-            text[16] == ":"
-            and text[-3] == ":"
-            and text[-6] in "+-"
-            and text[17:19].isdigit()
-            and text[17] < "6"
-        ):
+    fraction_ok = (size == 32 and text[19] == "." and text[20:26].isdigit()) or size == 25
+    if fraction_ok and text[16] == ":" and text[-3] == ":" and text[-6] in "+-":
+        if text[17:19].isdigit() and text[17] < "6":
             key = text[:16] + text[-6:]
             start = _minute_starts.get(key)
             if start is None:
