@@ -150,15 +150,15 @@ def _seconds(text: str) -> float:
     """
     size = len(text)
     fraction_ok = (size == 32 and text[19] == "." and text[20:26].isdigit()) or size == 25
-    if fraction_ok and text[16] == ":" and text[-3] == ":" and text[-6] in "+-":
-        if text[17:19].isdigit() and text[17] < "6":
-            key = text[:16] + text[-6:]
-            start = _minute_starts.get(key)
-            if start is None:
-                if len(_minute_starts) > 10_000:
-                    _minute_starts.clear()
-                start = _minute_starts[key] = _parse_seconds(text[:16] + ":00" + text[-6:])
-            return start + float(text[17:-6])
+    shape_ok = text[16] == ":" and text[-3] == ":" and text[-6] in "+-" if size >= 25 else False
+    if fraction_ok and shape_ok and text[17:19].isdigit() and text[17] < "6":
+        key = text[:16] + text[-6:]
+        start = _minute_starts.get(key)
+        if start is None:
+            if len(_minute_starts) > 10_000:
+                _minute_starts.clear()
+            start = _minute_starts[key] = _parse_seconds(text[:16] + ":00" + text[-6:])
+        return start + float(text[17:-6])
     return _parse_seconds(text)
 
 
