@@ -24,6 +24,8 @@ from screenshot import capture
 
 from voicemode_otel import contract, preference, testing
 from voicemode_otel.paths import Paths
+from voicemode_otel.periods import ceil_hour, floor_hour
+from voicemode_otel.sessions import SESSION_GAP
 
 CLI = str(Path(sys.executable).parent / "voicemode-otel")
 BAR = 30
@@ -137,7 +139,13 @@ def demo(root: Path, worker: LocalWorker, extra_installations: int) -> None:
     step(3, "Opt in — in that directory only (back-dated a week so the sample week is reportable)")
     opted_in = now - timedelta(days=7)
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=opted_in)
-    reportable = [s for s in sessions if s.first >= opted_in]
+    # What the first report can hold: sessions that began after the opt-in and completed
+    # (last line + the 5-minute gap) within its period, from the first whole hour after the
+    # opt-in to the last whole hour before now; later ones wait for the next day's report.
+    period_start, period_end = ceil_hour(opted_in), floor_hour(now)
+    reportable = [
+        s for s in sessions if s.first >= opted_in and period_start <= s.last + SESSION_GAP < period_end
+    ]
     print(indent(cli(environ, "status").split("\n\nWhat is collected")[0]))
 
     step(4, "What would be sent: `voicemode-otel preview` (sends nothing)")
@@ -174,9 +182,14 @@ def demo(root: Path, worker: LocalWorker, extra_installations: int) -> None:
     print(f"\n   D1 holds {rows} report rows; `make worker-export` copies local D1 into a SQLite file.")
     counted = sum(stats["metrics"][contract.DURATION]["bins"].values())
     if not extra_installations and counted != len(reportable):
-        raise DemoError(f"the Worker counted {counted} sessions; {len(reportable)} began after the opt-in")
+        raise DemoError(
+            f"the Worker counted {counted} sessions; {len(reportable)} began after the opt-in"
+            " and ended in the period"
+        )
     print(
-        f"   {counted} sessions counted = the {len(reportable)} logged sessions that began after the opt-in."
+        f"   {counted} sessions counted = the {len(reportable)} logged sessions that began after the opt-in"
+        f" and ended by {period_end:%H:%M} UTC\n"
+        "   (a session still open then goes into the next day's report)."
     )
 
     shot = ROOT / "demo-dashboard.png"
