@@ -1,4 +1,4 @@
-"""Row 7: GET /v1/stats over 90 days of simulated installations, and what the data costs in D1.
+"""Row 7: GET /v1/stats over 90 days of simulated installations, the rollup cron, and the data's cost in D1.
 
 Steps, each on the real Worker and its real local D1 file:
 
@@ -8,15 +8,21 @@ Steps, each on the real Worker and its real local D1 file:
    ``cells`` byte for byte as the Worker stored them; the same Worker answers
    ``GET /v1/stats?days=30`` on that near-empty database: the reference time;
 3. ``scale_data`` bulk-loads the simulated installations straight into the SQLite file
-   (not through HTTP), as the Worker's rows;
-4. the Worker restarts on that state: ``GET /v1/stats?days=30``, first request and then
-   warm (median);
-5. the probe Worker opens the same file and runs each statement of the Worker's
-   ``readAggregates()`` (read from ``src/db.ts``) for D1's ``meta.rows_read``.
+   (not through HTTP), as the Worker's rows, every report queued for the rollups — what
+   migration 0002 leaves on an existing database — except the latest hour's reports;
+4. the Worker's own cron (``/cdn-cgi/local/scheduled`` with the hourly cron string, as
+   often as it takes) builds the rollups from that backlog;
+5. the latest hour's reports arrive (as ingest writes them), and one hourly cron run
+   takes them in: its duration and D1 rows read and written, as its own log reports;
+6. ``GET /v1/stats?days=30`` and ``?days=90``, first request and then warm (median), on a
+   Worker that reads only the rollups (ROLLUP_ON_READ=0, as deployed);
+7. the rollup aggregates are compared with the live aggregation over the raw reports
+   (``report_cells``, Python's sqlite3): they must be identical;
+8. the probe Worker runs the stats statements for D1's ``meta.rows_read``.
 
 ``make bench`` runs 10,000 installations for 90 days (1/10 of the issue's 100k) to stay in
-its time budget; ``python benchmarks/bench_scale.py --full`` runs 100k for 90 days (≈ 11 min,
-≈ 11 GB of disk under $TMPDIR). docs/capacity.md records a full run.
+its time budget; ``python benchmarks/bench_scale.py --full`` runs 100k for 90 days.
+docs/capacity.md records a full run.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -55,7 +62,7 @@ DEFAULT_INSTALLATIONS = 10_000
 DAYS = 90
 WINDOW_DAYS = 30
 CHECK_REPORTS = 20
-WARM_RUNS = 3
+WARM_RUNS = 5
 FREE_ROWS_READ_PER_DAY = 5_000_000
 
 
@@ -104,50 +111,151 @@ def check_cells(state: Path, database: Path, now: datetime) -> float:
     db = sqlite3.connect(database, isolation_level=None)
     stored = dict(db.execute("SELECT telemetry_id, cells FROM reports").fetchall())
     assert stored == expected, "scale_data does not spell cells as the Worker stores them"
-    db.executescript("DELETE FROM reports; DELETE FROM installations; DELETE FROM rate_limits;")
+    db.executescript(
+        "DELETE FROM reports; DELETE FROM installations; DELETE FROM rate_limits; DELETE FROM rollup_pending;"
+        " DELETE FROM rollup_hours; DELETE FROM rollup_installations; UPDATE rollup_state SET as_of = NULL;"
+    )
     db.close()
     return statistics.median(times)
 
 
-def stats_statements() -> list[tuple[str, str]]:
-    """(name, SQL) of each statement ``readAggregates()`` runs, in order, from ``src/db.ts``."""
-    source = (WORKER / "src" / "db.ts").read_text(encoding="utf-8")
-    constants = dict(re.findall(r"const ([A-Z_]+) = `(.*?)`;", source, re.S))
-    body = source[source.index("export async function readAggregates") :]
-    body = body[: body.index("\n}\n")]
-    return [(name, constants[name]) for name in re.findall(r"db\.prepare\(([A-Z_]+)\)", body)]
+def source_constant(path: str, pattern: str) -> str:
+    """The first match group of ``pattern`` in a Worker source file (so the bench runs what the Worker runs)."""
+    found = re.search(pattern, (WORKER / path).read_text(encoding="utf-8"), re.S)
+    assert found, (path, pattern)
+    return found.group(1)
 
 
-def rows_read(state: Path, since: int) -> dict[str, tuple[int, float]]:
-    """D1's rows_read and SQL time (s) of each stats statement on this database, via the probe."""
-    duration = contract.load().metric(contract.DURATION).name
-    out = {}
+ROLLUP_CRON = source_constant("src/cron.ts", r'export const ROLLUP_CRON = "([^"]+)"')
+
+
+@dataclass
+class CronRuns:
+    """What the Worker's cron logged over one or more scheduled events."""
+
+    runs: int = 0
+    steps: int = 0
+    reports: int = 0
+    rows_read: int = 0
+    rows_written: int = 0
+    seconds: float = 0.0
+
+
+def logged_runs(worker: LocalWorker) -> list[dict[str, object]]:
+    """The ``rollup {...}`` lines the cron logged so far (src/cron.ts)."""
+    assert worker.log_path is not None
+    return [
+        json.loads(line[line.index("rollup {") + len("rollup ") :])
+        for line in worker.log_path.read_text(errors="replace").splitlines()
+        if "rollup {" in line
+    ]
+
+
+def run_cron(worker: LocalWorker, max_runs: int = 10_000) -> CronRuns:
+    """Triggers the hourly cron until a run ends with nothing pending; sums what each run logged."""
+    total = CronRuns()
+    for _ in range(max_runs):
+        seen = len(logged_runs(worker))
+        started = time.perf_counter()
+        assert worker.refresh(ROLLUP_CRON) == "ok"
+        total.seconds += time.perf_counter() - started
+        deadline = time.monotonic() + 30
+        while len(logged := logged_runs(worker)) == seen and time.monotonic() < deadline:
+            time.sleep(0.05)  # wrangler writes the Worker's log line shortly after the response
+        (run,) = logged[seen:]
+        total.runs += 1
+        total.steps += int(str(run["steps"]))
+        total.reports += int(str(run["reports"]))
+        total.rows_read += int(str(run["rowsRead"]))
+        total.rows_written += int(str(run["rowsWritten"]))
+        if run["complete"]:
+            return total
+    raise RuntimeError(f"the rollup was not complete after {max_runs} runs")
+
+
+LIVE = """
+SELECT 'reports', '', '', '', COUNT(*), COUNT(DISTINCT telemetry_id) FROM reports WHERE period_end > :since
+UNION ALL SELECT 'bin', metric, bin, '', SUM(sessions), COUNT(DISTINCT telemetry_id)
+  FROM report_cells WHERE period_end > :since AND bin IS NOT NULL GROUP BY metric, bin
+UNION ALL SELECT 'provider', metric, role, provider, SUM(sessions), COUNT(DISTINCT telemetry_id)
+  FROM report_cells WHERE period_end > :since AND provider IS NOT NULL GROUP BY metric, role, provider
+UNION ALL SELECT 'transport', metric, transport, '', SUM(sessions), COUNT(DISTINCT telemetry_id)
+  FROM report_cells WHERE period_end > :since AND metric = :duration GROUP BY transport
+"""
+LIVE_FACTS = "SELECT 'fact', '{c}', coalesce({c}, ''), '', 0, COUNT(*) FROM installations WHERE telemetry_id IN (SELECT telemetry_id FROM reports WHERE period_end > :since) GROUP BY 3"
+ROLLUP = source_constant("src/rollup-db.ts", r"const READ = `(.*?)`;")
+
+
+def rollups_equal_live(database: Path, since: int) -> tuple[bool, float]:
+    """Whether the rollup rows of the window give exactly the live aggregates; and the live query's time."""
+    columns = ("service_version", "os_type", "install_method", "mcp_host", "exec_source")
+    params = {"since": since, "duration": contract.DURATION}
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        started = time.perf_counter()
+        live = set(db.execute(LIVE, params).fetchall())
+        for column in columns:
+            live |= set(db.execute(LIVE_FACTS.format(c=column), params).fetchall())
+        seconds = time.perf_counter() - started
+        rolled = set(db.execute(ROLLUP.replace("?1", ":since"), params).fetchall())
+    live = {row for row in live if row[5] > 0}
+    return live == {(k, n, a, b, t if k != "fact" else 0, i) for k, n, a, b, t, i in rolled}, seconds
+
+
+def rows_read(state: Path, since: int) -> tuple[int, float]:
+    """D1's rows_read and SQL time (s) of the stats read (the rollup sum and as_of), via the probe."""
+    total, seconds = 0, 0.0
     with BenchWorker("probe.wrangler.jsonc", state_dir=state) as probe:
-        for name, sql in stats_statements():
-            params: list[object] = [since, duration] if "?2" in sql else [since]
+        for sql, params in ((ROLLUP, [since]), ("SELECT as_of FROM rollup_state WHERE id = 1", [])):
             data = json.dumps({"sql": sql, "params": params}).encode()
             request = urllib.request.Request(f"{probe.base_url}/sql", data=data, method="POST")
             with urllib.request.urlopen(request, timeout=3600) as response:
                 meta = json.loads(response.read())["meta"]
-            out[name] = (int(meta["rows_read"]), meta["duration"] / 1000)
-    return out
+            total += int(meta["rows_read"])
+            seconds += meta["duration"] / 1000
+    return total, seconds
 
 
-def measure(installations: int, *, every_day: bool = False, keep: Path | None = None) -> list[Row]:
+@dataclass
+class Measured:
+    installations: int
+    every_day: bool
+    loaded: scale_data.Loaded
+    latest: int
+    backlog: CronRuns
+    hourly: CronRuns
+    size: int
+    tables: dict[str, int]
+    payload: int
+    in_window: int
+    reference: float
+    first: float
+    warm: list[float]
+    warm_90: list[float]
+    reads: tuple[int, float]
+    identical: bool
+    live_seconds: float
+
+
+def measure(installations: int, *, every_day: bool = False, keep: Path | None = None) -> Measured:
     now = datetime.now(timezone.utc)
     population = scale_data.Population(installations, DAYS, now, every_day=every_day)
     with tempfile.TemporaryDirectory(prefix="voicemode-scale-") as tmp:
         state = keep or Path(tmp)
         database = migrate(state)
         reference = check_cells(state, database, now)
-        loaded = scale_data.load(database, population)
-        size = database.stat().st_size
-        with LocalWorker(state_dir=state) as worker:
+        loaded, latest = scale_data.load(database, population)
+        with LocalWorker(state_dir=state, rollup_on_read=False) as worker:
+            backlog = run_cron(worker)
+        scale_data.arrive(database, latest)
+        with LocalWorker(state_dir=state, rollup_on_read=False) as worker:
+            hourly = run_cron(worker)
             url = f"{worker.base_url}/v1/stats?days={WINDOW_DAYS}"
             asked = int(time.time())
             first, stats = timed_get(url)
             answered = int(time.time())
             warm = [timed_get(url)[0] for _ in range(WARM_RUNS)]
+            warm_90 = [timed_get(f"{worker.base_url}/v1/stats?days={DAYS}")[0] for _ in range(WARM_RUNS)]
+        size = database.stat().st_size
         db = sqlite3.connect(database)
         counts = {
             db.execute(
@@ -156,91 +264,112 @@ def measure(installations: int, *, every_day: bool = False, keep: Path | None = 
             for t in (asked, answered)
         }
         assert stats["reports"] in counts, (stats["reports"], counts)
-        in_window = int(str(stats["reports"]))
         tables = dict(db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
         payload = db.execute("SELECT SUM(length(cells)) FROM reports").fetchone()[0]
         db.close()
+        identical, live_seconds = rollups_equal_live(database, asked - WINDOW_DAYS * 86_400)
         reads = rows_read(state, asked - WINDOW_DAYS * 86_400)
-    return rows(
-        installations, every_day, loaded, size, tables, payload, in_window, reference, first, warm, reads
+    return Measured(
+        installations,
+        every_day,
+        loaded,
+        len(latest),
+        backlog,
+        hourly,
+        size,
+        tables,
+        payload,
+        int(str(stats["reports"])),
+        reference,
+        first,
+        warm,
+        warm_90,
+        reads,
+        identical,
+        live_seconds,
     )
 
 
-def rows(
-    installations: int,
-    every_day: bool,
-    loaded: scale_data.Loaded,
-    size: int,
-    tables: dict[str, int],
-    payload: int,
-    in_window: int,
-    reference: float,
-    first: float,
-    warm: list[float],
-    reads: dict[str, tuple[int, float]],
-) -> list[Row]:
-    scale = FULL_INSTALLATIONS / installations
-    label = f"{installations:,} installations × {DAYS} days" + (", every day" if every_day else "")
-    median = statistics.median(warm)
-    installation_days = installations * DAYS
-    total_reads = sum(n for n, _ in reads.values())
-    per_report = size / loaded.reports
+def rows(m: Measured) -> list[Row]:
+    scale = FULL_INSTALLATIONS / m.installations
+    label = f"{m.installations:,} installations × {DAYS} days" + (", every day" if m.every_day else "")
+    median = statistics.median(m.warm)
+    reports = m.loaded.reports + m.latest
+    installation_days = m.installations * DAYS
+    per_report = m.size / reports
+    hourly = m.hourly
     out = [
         Row(
             f"GET /v1/stats?days={WINDOW_DAYS} on simulated D1: {label}",
-            f"{median:.2f} s (first request {first:.2f} s)",
-            f"{reference * 1000:.0f} ms, same Worker, {CHECK_REPORTS} reports",
-            median / reference,
+            f"{median * 1000:.0f} ms (first request {m.first * 1000:.0f} ms; days={DAYS}: "
+            f"{statistics.median(m.warm_90) * 1000:.0f} ms)",
+            f"{m.reference * 1000:.0f} ms, same Worker, {CHECK_REPORTS} reports",
+            median / m.reference,
             "< 1 s",
             median < 1.0,
-            f"{loaded.reports:,} reports ({loaded.reports / installation_days:.2f} per installation-day), "
-            f"{in_window:,} in the window, {loaded.cells:,} cells; bulk-loaded in {loaded.seconds:.0f} s; median of "
-            f"{WARM_RUNS} after the first request of a fresh workerd; SQL time per statement: "
-            + ", ".join(f"{name} {t:.1f} s" for name, (_, t) in reads.items()),
+            f"{reports:,} reports ({reports / installation_days:.2f} per installation-day), "
+            f"{m.in_window:,} in the window, {m.loaded.cells:,} cells; bulk-loaded in {m.loaded.seconds:.0f} s; "
+            f"median of {WARM_RUNS} after the first request of a fresh workerd; read from the rollups only; "
+            f"{'identical to' if m.identical else 'DIFFERENT from'} the live aggregation over the raw reports "
+            f"(which took {m.live_seconds:.1f} s in Python's sqlite3)",
         ),
-    ]
-    if scale != 1:
-        out.append(
-            Row(
-                f"  extrapolated to {FULL_INSTALLATIONS:,} installations (×{scale:g})",
-                f"≈ {median * scale:.0f} s or more",
-                "",
-                None,
-                "< 1 s",
-                median * scale < 1.0,
-                "linear in the cells of the window; a full-size run (--full) measured 54 s, more than linear "
-                "(a 10 GB file reads slower than a 1 GB one): docs/capacity.md",
-            )
-        )
-    out += [
         Row(
-            "  D1 rows read per GET /v1/stats (meta.rows_read, json_each rows count)",
-            f"{total_reads:,}",
+            "  D1 rows read per GET /v1/stats (meta.rows_read)",
+            f"{m.reads[0]:,}",
             f"free tier: {FREE_ROWS_READ_PER_DAY:,} a day",
-            total_reads / FREE_ROWS_READ_PER_DAY,
+            m.reads[0] / FREE_ROWS_READ_PER_DAY,
             "(for reference)",
             None,
-            ", ".join(f"{name} {n:,}" for name, (n, _) in reads.items()),
+            f"the rollup sum and as_of; SQL time {m.reads[1] * 1000:.0f} ms",
+        ),
+        Row(
+            "  results equal the live aggregation (every sum and distinct-installation count)",
+            "identical" if m.identical else "DIFFERENT",
+            "",
+            None,
+            "identical",
+            m.identical,
+            f"{WINDOW_DAYS}-day window, compared before suppression",
+        ),
+        Row(
+            f"Hourly cron run: the latest hour's {hourly.reports:,} new reports",
+            f"{hourly.seconds:.1f} s, {hourly.rows_written / max(hourly.reports, 1):.2f} rows written per report",
+            f"{hourly.steps} steps; rows read {hourly.rows_read:,}, written {hourly.rows_written:,}",
+            None,
+            "(capacity.md)",
+            None,
+            "wall time of the scheduled event (D1 local); rows from the cron's own log (meta of its batches)",
+        ),
+        Row(
+            "  Rollup backlog (what migration 0002 queues on an existing database)",
+            f"{m.backlog.reports / m.backlog.seconds:,.0f} reports/s",
+            f"{m.backlog.reports:,} reports in {m.backlog.seconds:.0f} s, {m.backlog.runs} cron runs, "
+            f"{m.backlog.steps} steps",
+            None,
+            "(for reference)",
+            None,
+            f"rows written {m.backlog.rows_written:,} ({m.backlog.rows_written / m.backlog.reports:.2f} per report)",
         ),
         Row(
             "D1 database size per installation-day (90 days kept)",
-            f"{size / installation_days:.0f} B ({per_report:.0f} B per report; {size / 1e6:,.0f} MB in all)",
-            f"{payload / loaded.reports:.0f} B of cells JSON per report",
-            per_report / (payload / loaded.reports),
+            f"{m.size / installation_days:.0f} B ({per_report:.0f} B per report; {m.size / 1e6:,.0f} MB in all)",
+            f"{m.payload / reports:.0f} B of cells JSON per report",
+            per_report / (m.payload / reports),
             "(capacity.md)",
             None,
-            "file size after the load; pages per table: "
+            "file size after the load and the rollups; pages per table: "
             + ", ".join(
-                f"{name} {b / 1e6:,.0f} MB" for name, b in sorted(tables.items(), key=lambda t: -t[1])[:4]
+                f"{name} {b / 1e6:,.1f} MB" for name, b in sorted(m.tables.items(), key=lambda t: -t[1])[:6]
             )
-            + f"; at {FULL_INSTALLATIONS:,} installations ≈ {size * scale / 1e9:.1f} GB (D1 limit: 10 GB paid, 500 MB free)",
+            + f"; at {FULL_INSTALLATIONS:,} installations ≈ {m.size * scale / 1e9:.2f} GB "
+            "(D1 limit: 10 GB paid, 500 MB free)",
         ),
     ]
     return out
 
 
 def run() -> list[Row]:
-    return measure(DEFAULT_INSTALLATIONS)
+    return rows(measure(DEFAULT_INSTALLATIONS))
 
 
 def main() -> int:
@@ -260,7 +389,7 @@ def main() -> int:
     from run_all import table
 
     started = time.monotonic()
-    produced = measure(installations, every_day=args.every_day, keep=args.keep)
+    produced = rows(measure(installations, every_day=args.every_day, keep=args.keep))
     print(table(produced))
     print("\n" + "\n".join(f"- **{r.what.strip()}**: {r.note}" for r in produced if r.note))
     print(f"\n{(time.monotonic() - started) / 60:.1f} min; TMPDIR={os.environ.get('TMPDIR', '/tmp')}")

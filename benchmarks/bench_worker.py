@@ -263,7 +263,7 @@ def rows_written(probe: BenchWorker) -> Row:
     theirs = d1_rows + kv
     return Row(
         "D1 rows written per accepted report, rate limiting included (meta.rows_written)",
-        f"{ours:g} (report + its index entry, installation, 2 rate-limit buckets); refused by the limit: {costs[10]}",
+        f"{ours:g} (report + its index entry, its rollup queue entry, installation, 2 rate-limit buckets); refused by the limit: {costs[10]}",
         f"earlier design: {d1_rows} D1 rows (table + PK autoindex + 4 indexes) + {kv} KV puts = {theirs}",
         ours / theirs,
         "≤ 8",
@@ -273,7 +273,8 @@ def rows_written(probe: BenchWorker) -> Row:
         "(`event_id TEXT PRIMARY KEY` on a rowid table is a 5th index, so 6 D1 rows, not the 5 assumed). "
         f"Not counted above: 90 days later the retention cron's DELETEs write {retention[0]} rows for these 10 "
         f"reports (row + index entry each), {retention[1]} for the installation and {retention[2]} for its 2 "
-        "buckets — see docs/capacity.md for a report's whole life",
+        "buckets, and the hourly rollup cron writes ~2–4 rows per report (bench_scale) — see docs/capacity.md "
+        "for a report's whole life",
     )
 
 

@@ -5,17 +5,22 @@ how many sessions a day), a UTC hour at which its server starts and reports, and
 environment facts. Each day it is used gives one report whose period runs from the
 previous report's end (at most 7 days back, as the client sends) to that hour: exactly
 the rows the Worker writes for it (``worker-otlp-ingest/src/rows.ts``). Cells are
-computed here from simulated sessions with the contract's bins, in the Worker's
-canonical order and JSON spelling; ``bench_scale`` checks that spelling against what
-the real Worker stores for the same sessions sent through the real pipeline.
+computed here from simulated sessions with the contract's bins, in the Worker's compact
+encoding (``src/cells.ts``: ``[metric, transport|role, bin|provider, sessions]`` as
+contract indexes) and canonical order; ``bench_scale`` checks that spelling against
+what the real Worker stores for the same sessions sent through the real pipeline.
 
 Bulk path: rows go straight into the local D1 SQLite file (made by
 ``wrangler d1 migrations apply --local``) with Python's sqlite3, in the order the Worker
 would receive them (see :func:`load`); the schema ends exactly as the migrations made it.
+Every loaded report is queued for the rollup job (``rollup_pending``), as migration 0002
+leaves an existing database; the reports of the latest hour are held back, for
+:func:`arrive` to store later as the hour's new reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sqlite3
@@ -113,32 +118,29 @@ def simulate_sessions(rng: random.Random, count: int, period_end: datetime) -> l
     return sessions
 
 
-def cells(sessions: Sequence[Session]) -> list[dict[str, object]]:
-    """The non-empty cells of a report, ordered and keyed as ``rows.ts`` stores them."""
+def cells(sessions: Sequence[Session]) -> list[list[int]]:
+    """The non-empty cells of a report as ``rows.ts`` stores them: sorted index tuples."""
     spec = contract.load()
+    metrics = list(spec.metrics)
+    transports = spec.closed_values(contract.TRANSPORT)
+    roles = spec.closed_values(contract.PROVIDER_ROLE)
+    names = spec.closed_values(contract.PROVIDER_NAME)
     histograms = [spec.metric(contract.DURATION), spec.metric(contract.EXCHANGES)]
-    bins: Counter[tuple[int, str, int]] = Counter()
-    providers: Counter[tuple[str, str]] = Counter()
+    providers = metrics.index(contract.PROVIDERS)
+    counts: Counter[tuple[int, int, int]] = Counter()
     for s in sessions:
-        bins[(0, s.transport, histograms[0].bin_index(s.duration_seconds))] += 1
-        bins[(1, s.transport, histograms[1].bin_index(s.exchanges))] += 1
-        for role, names in (("tts", s.tts_providers), ("stt", s.stt_providers)):
-            for name in names:
-                providers[(role, name)] += 1
-    out: list[dict[str, object]] = [
-        {"metric": histograms[m].name, "transport": t, "bin": histograms[m].bins[b], "sessions": n}
-        for (m, t, b), n in sorted(bins.items())
-    ]
-    out += [
-        {"metric": contract.PROVIDERS, "role": r, "provider": p, "sessions": n}
-        for (r, p), n in sorted(providers.items())
-    ]
-    return out
+        transport = transports.index(s.transport)
+        for histogram, value in zip(histograms, (s.duration_seconds, s.exchanges), strict=True):
+            counts[(metrics.index(histogram.name), transport, histogram.bin_index(value))] += 1
+        for role, used in (("tts", s.tts_providers), ("stt", s.stt_providers)):
+            for name in used:
+                counts[(providers, roles.index(role), names.index(name))] += 1
+    return [[m, a, b, n] for (m, a, b), n in sorted(counts.items())]
 
 
 def cells_json(sessions: Sequence[Session]) -> str:
-    """``JSON.stringify(report.cells)``: compact, keys in insertion order."""
-    return json.dumps(cells(sessions), separators=(",", ":"), ensure_ascii=False)
+    """``JSON.stringify(report.cells)``: no spaces."""
+    return json.dumps(cells(sessions), separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -172,12 +174,16 @@ def _day_pool(rng: random.Random, usage: UsageClass, size: int, end: datetime) -
     return pool
 
 
+Report = tuple[str, int, int, str, str]
+"""A ``reports`` row: telemetry_id, period_start, period_end, received_day, cells."""
+
+
 @dataclass(frozen=True)
 class Simulated:
     """One installation: its ``installations`` row and its ``reports`` rows (with cell counts)."""
 
     installation: tuple[object, ...]
-    reports: list[tuple[str, int, int, str, str]]
+    reports: list[Report]
     cells: int
 
 
@@ -195,7 +201,7 @@ def simulate(population: Population, rng: random.Random) -> Iterator[Simulated]:
         pool = pools[index]
         hour = rng.randrange(24)
         facts = tuple(_pick(rng, options) for options in FACTS.values())
-        reports: list[tuple[str, int, int, str, str]] = []
+        reports: list[Report] = []
         count = 0
         previous_end = 0
         for day in range(population.days):
@@ -212,25 +218,30 @@ def simulate(population: Population, rng: random.Random) -> Iterator[Simulated]:
             yield Simulated((telemetry_id, reports[0][3], reports[-1][3], *facts), reports, count)
 
 
-def load(database: Path, population: Population) -> Loaded:
+def load(database: Path, population: Population) -> tuple[Loaded, list[Report]]:
     """Writes the simulated rows into the migrated local D1 file ``database``.
 
     Reports go in in ``period_end`` order, as the Worker receives them — random order of
     the ``(telemetry_id, period_start)`` key, so the table's pages split and fill as they
     would in production (inserting in key order would pack them differently). The
     ``period_end`` index is kept, so it fills as it would too; only the overlap trigger,
-    which reads but never writes, is dropped during the load and recreated after.
+    which reads but never writes, is dropped during the load and recreated after. Each
+    report is queued in ``rollup_pending``. The reports that ended in the latest hour are
+    not written: they are returned, for :func:`arrive`.
     """
     started = time.perf_counter()
     rng = random.Random(population.seed)
     result = Loaded()
     installations: list[tuple[object, ...]] = []
-    reports: list[tuple[str, int, int, str, str]] = []
+    reports: list[Report] = []
     for simulated in simulate(population, rng):
         installations.append(simulated.installation)
         reports += simulated.reports
         result.cells += simulated.cells
     reports.sort(key=lambda r: (r[2], r[0]))
+    latest_hour = int(population.now.timestamp()) // HOUR * HOUR
+    held = [r for r in reports if r[2] >= latest_hour]
+    reports = reports[: len(reports) - len(held)]
     db = sqlite3.connect(database, isolation_level=None)
     (trigger,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'reports_no_overlap'").fetchone()
     journal = db.execute("PRAGMA journal_mode").fetchone()[0]
@@ -240,7 +251,9 @@ def load(database: Path, population: Population) -> Loaded:
     db.execute("DROP TRIGGER reports_no_overlap")
     db.execute("BEGIN")
     for offset in range(0, len(reports), 100_000):
-        db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?)", reports[offset : offset + 100_000])
+        chunk = reports[offset : offset + 100_000]
+        db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?)", chunk)
+        db.executemany("INSERT INTO rollup_pending VALUES (?, ?)", [(r[0], r[1]) for r in chunk])
     result.reports = len(reports)
     db.executemany("INSERT INTO installations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", installations)
     result.installations = len(installations)
@@ -258,4 +271,14 @@ def load(database: Path, population: Population) -> Loaded:
     db.execute(f"PRAGMA journal_mode={journal}")
     db.close()
     result.seconds = time.perf_counter() - started
-    return result
+    return result, held
+
+
+def arrive(database: Path, reports: Sequence[Report]) -> None:
+    """Stores ``reports`` as ingest does: the report rows and their rollup queue entries.
+
+    (Their installations and rate-limit rows are already there from :func:`load`.)
+    """
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?)", reports)
+        db.executemany("INSERT INTO rollup_pending VALUES (?, ?)", [(r[0], r[1]) for r in reports])

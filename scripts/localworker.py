@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,8 @@ class LocalWorker:
     state_dir: Path | None = None
     """Where local D1 lives; a fresh temporary directory (removed at stop) when None."""
     stats_min_installations: int | None = None
+    rollup_on_read: bool = True
+    """Stats reads first take in what was sent (ROLLUP_ON_READ); False: only ``refresh()``, as deployed."""
     log_path: Path | None = None
     _process: subprocess.Popen[bytes] | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -93,6 +96,7 @@ class LocalWorker:
         env["PERSIST_TO"] = str(self.state_dir)
         if self.stats_min_installations is not None:
             env["STATS_MIN_INSTALLATIONS"] = str(self.stats_min_installations)
+        env["ROLLUP_ON_READ"] = "1" if self.rollup_on_read else "0"
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 [str(WORKER / "scripts" / "dev.sh"), str(self.port)],
@@ -165,8 +169,22 @@ class LocalWorker:
         with urllib.request.urlopen(f"{self.base_url}{path}", timeout=30) as response:
             return json.loads(response.read())
 
+    def refresh(self, cron: str | None = None) -> str:
+        """Runs the Worker's scheduled handler now (wrangler dev's ``/cdn-cgi/local/scheduled``).
+
+        With ``cron`` None it runs what the daily trigger runs: the rollup job, then
+        retention; with the hourly trigger's string (``src/cron.ts`` ROLLUP_CRON), the
+        rollup only. ``stats()`` needs no refresh unless ``rollup_on_read`` is False: the
+        Worker then brings its rollups up to date before every stats read.
+        """
+        query = "" if cron is None else "?" + urllib.parse.urlencode({"cron": cron})
+        with urllib.request.urlopen(
+            f"{self.base_url}/cdn-cgi/local/scheduled{query}", timeout=3600
+        ) as response:
+            return str(response.read().decode())
+
     def stats(self, days: int = 30) -> dict[str, Any]:
-        """``GET /v1/stats?days=N``."""
+        """``GET /v1/stats?days=N`` (up to date with every report sent: see ``refresh``)."""
         result: dict[str, Any] = self.get_json(f"/v1/stats?days={days}")
         return result
 

@@ -29,6 +29,8 @@ export default defineConfig(async () => {
 								// Test-only bindings: the migrations for the setup file, and the
 								// secret a deployment sets with `wrangler secret put`.
 								bindings: { TEST_MIGRATIONS: migrations, IP_HASH_KEY: TEST_IP_HASH_KEY },
+								// A second database, migrated step by step by test/migrations.test.ts.
+								d1Databases: { MIGRATION_DB: "migration-test-db" },
 							},
 						}),
 					],

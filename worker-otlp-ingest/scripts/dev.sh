@@ -11,6 +11,10 @@
 #   IP_HASH_KEY               the rate-limit HMAC key; a random one per run if unset
 #   PERSIST_TO                local state directory (default .wrangler/state, the one
 #                             `wrangler d1 export --local` reads)
+#   ROLLUP_ON_READ            1 (default here): /v1/stats and / bring the rollups up to
+#                             date before reading, so what was just sent shows at once;
+#                             0: as deployed, only the cron does (trigger it with
+#                             curl http://127.0.0.1:PORT/cdn-cgi/local/scheduled)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$WORKER_DIR"
@@ -28,6 +32,7 @@ key="${IP_HASH_KEY:-$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}"
 printf 'IP_HASH_KEY=%s\n' "$key" >"$secrets"
 
 args=(--local --ip 127.0.0.1 --port "$PORT" --persist-to "$PERSIST_TO" --env-file "$secrets" --show-interactive-dev-session=false)
+args+=(--var "ROLLUP_ON_READ:${ROLLUP_ON_READ:-1}")
 if [[ -n "${STATS_MIN_INSTALLATIONS:-}" ]]; then
   args+=(--var "STATS_MIN_INSTALLATIONS:$STATS_MIN_INSTALLATIONS")
 fi

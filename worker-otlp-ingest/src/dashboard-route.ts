@@ -21,6 +21,7 @@
  */
 import { WINDOWS, renderDashboard, renderProblem } from "./dashboard";
 import { DASHBOARD_CSS } from "./dashboard-style";
+import { rollupOnRead } from "./rollup";
 import { DEFAULT_DAYS, minInstallationsFrom, readStats } from "./stats";
 
 export const PAGE_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600";
@@ -62,6 +63,7 @@ export async function handleDashboard(request: Request, env: Env, nowMs: number)
 	const minInstallations = minInstallationsFrom(env.STATS_MIN_INSTALLATIONS);
 	let stats;
 	try {
+		await rollupOnRead(env, nowMs);
 		stats = await readStats(env.DB, nowMs, days, minInstallations);
 	} catch {
 		return htmlResponse(request, 503, renderProblem("unavailable"), "no-store", { "Retry-After": "60" });

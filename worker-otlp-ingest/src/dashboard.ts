@@ -136,11 +136,17 @@ function chartSection(id: string, heading: string, lede: string, charts: readonl
 <div class="grid">${charts.map((c) => renderChart(c, min))}</div></section>`;
 }
 
+/** When the numbers were last brought up to date (machine-readable as data-stat="as_of"). */
+function updated(asOf: string | null): Html {
+	if (asOf === null) return html`<span data-stat="as_of" data-value="">not counted yet (the counts are updated hourly)</span>`;
+	return html`updated <time datetime="${asOf}" data-stat="as_of" data-value="${asOf}">${formatUtc(Date.parse(asOf))}</time> (hourly)`;
+}
+
 function overview(view: DashboardView): Html {
 	const { stats, minInstallations, nowMs } = view;
 	return html`<section aria-labelledby="window" class="overview">
 <div class="window"><h2 id="window" data-stat="days" data-value="${stats.days}">Last ${stats.days} days</h2>
-<p class="asof">Reports whose period ended after ${formatUtc(nowMs - stats.days * 86_400_000)} · updated ${formatUtc(nowMs)}</p></div>
+<p class="asof">Reports whose period ended after ${formatUtc(nowMs - stats.days * 86_400_000)} · ${updated(stats.as_of)}</p></div>
 <dl class="totals">${stat("installations", "Installations", stats.installations)}${stat("reports", "Reports", stats.reports)}
 <div><dt>Smallest published number</dt><dd class="rule">backed by at least <strong data-stat="min-installations" data-value="${minInstallations}">${plural(minInstallations, "installation")}</strong></dd></div></dl>
 ${notice(view)}

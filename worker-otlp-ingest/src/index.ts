@@ -2,11 +2,11 @@
  * voicemode-otel ingest Worker: the router and the cron entry point. Each route is a
  * small handler in its own module; see README.md for the endpoints.
  */
+import { runScheduled } from "./cron";
 import { handleDashboard } from "./dashboard-route";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
 import { errorResponse, methodNotAllowed, notFound } from "./http";
-import { runRetention } from "./retention";
 import { handleStats } from "./stats-route";
 
 const INSTALLATION_PATH = /^\/v1\/installations\/([^/]+)$/;
@@ -46,6 +46,6 @@ export default {
 		}
 	},
 	async scheduled(controller, env): Promise<void> {
-		await runRetention(env.DB, controller.scheduledTime);
+		await runScheduled(env.DB, controller.cron, controller.scheduledTime);
 	},
 } satisfies ExportedHandler<Env>;

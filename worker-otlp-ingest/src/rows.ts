@@ -1,33 +1,17 @@
 /**
  * Translation of a validated report into the D1 rows that store it (see
- * migrations/0001_init.sql). Pure: db.ts only binds these values.
+ * migrations/0001_init.sql and 0002_rollups.sql). Pure: db.ts only binds these values.
  *
- * A report's histogram bins and provider counts become "cells": one JSON object per
- * non-empty bin or provider, held in the report row's `cells` column and flattened by
- * the `report_cells` view. Empty bins are simply absent (nothing is written for them),
- * so one row is written per report however many bins the contract has.
+ * A report's histogram bins and provider counts become "cells": one per non-empty bin
+ * or provider, held in the report row's `cells` column as a JSON array of compact
+ * tuples (cells.ts) and flattened, with names, by the `report_cells` view. Empty bins
+ * are simply absent (nothing is written for them), so one row is written per report
+ * however many bins the contract has.
  */
-import { CONTRACT, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "./contract";
+import { CELL_COLUMNS, encodeCells, type Cell, type CellColumn, type CellTuple } from "./cells";
+import { CONTRACT } from "./contract";
 import { utcDay } from "./period";
 import type { ValidReport } from "./validate";
-
-/** The `report_cells` view's columns, keyed by the contract attribute each one holds. */
-export const CELL_COLUMNS: Readonly<Record<string, CellColumn>> = {
-	[TRANSPORT]: "transport",
-	[PROVIDER_ROLE]: "role",
-	[PROVIDER_NAME]: "provider",
-};
-export type CellColumn = "transport" | "role" | "provider";
-
-/** One non-empty histogram bin or provider count of one report. */
-export interface Cell {
-	readonly metric: string;
-	readonly transport?: string;
-	readonly bin?: string;
-	readonly role?: string;
-	readonly provider?: string;
-	readonly sessions: number;
-}
 
 /**
  * The installation columns, keyed by the contract resource attribute each holds. A
@@ -54,7 +38,8 @@ export interface ReportRow {
 	readonly period_start: number;
 	readonly period_end: number;
 	readonly received_day: string;
-	readonly cells: readonly Cell[];
+	/** The stored form of reportCells(): compact tuples in canonical order. */
+	readonly cells: readonly CellTuple[];
 }
 
 export interface ReportRows {
@@ -73,8 +58,8 @@ function attributeColumns(attributes: Readonly<Record<string, string>>): Partial
 }
 
 /**
- * The non-empty cells of a report in a canonical order (contract metric order, then
- * attribute values, then bin order), so equal reports give byte-equal rows.
+ * The non-empty cells of a report, by name, in a canonical order (contract metric
+ * order, then attribute values, then bin order).
  */
 export function reportCells(report: ValidReport): Cell[] {
 	const cells: Cell[] = [];
@@ -126,7 +111,7 @@ export function toRows(report: ValidReport, nowMs: number): ReportRows {
 			period_start: report.period.start,
 			period_end: report.period.end,
 			received_day: day,
-			cells: reportCells(report),
+			cells: encodeCells(reportCells(report)),
 		},
 	};
 }

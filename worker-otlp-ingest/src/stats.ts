@@ -1,7 +1,8 @@
 /**
- * Public aggregates (GET /v1/stats, and later the dashboard page): sessions per bin,
- * per provider and per transport, and installations per environment fact, over the
- * reports whose period ended in the last N days.
+ * Public aggregates (GET /v1/stats and the dashboard page): sessions per bin, per
+ * provider and per transport, and installations per environment fact, over the
+ * reports whose period ended in the last N days — read from the hourly rollups
+ * (rollup-db.ts), so over the reports stored before `as_of`, the last rollup run.
  *
  * k-anonymity-style suppression: a cell backed by fewer than `minInstallations`
  * distinct installations is left out, so no published number describes a single
@@ -9,9 +10,48 @@
  * `bins` object, every provider role its object, even when all their cells are
  * suppressed.
  */
-import { CONTRACT, DURATION, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "./contract";
-import { readAggregates, type Aggregate, type Aggregates } from "./db";
+import { CONTRACT, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "./contract";
+import { readRollups, type RollupRow } from "./rollup-db";
 import { INSTALLATION_COLUMNS } from "./rows";
+
+/** A summed cell and how many distinct installations back it. */
+export interface Aggregate {
+	readonly sessions: number;
+	readonly installations: number;
+}
+
+export interface BinAggregate extends Aggregate {
+	readonly metric: string;
+	readonly bin: string;
+}
+
+export interface ProviderAggregate extends Aggregate {
+	readonly metric: string;
+	readonly role: string;
+	readonly provider: string;
+}
+
+export interface TransportAggregate extends Aggregate {
+	readonly transport: string;
+}
+
+export interface FactAggregate {
+	/** An installations column (see rows.ts INSTALLATION_COLUMNS). */
+	readonly column: string;
+	/** NULL when clients did not send the fact. */
+	readonly value: string | null;
+	readonly installations: number;
+}
+
+/** Everything behind one window's stats, before suppression. */
+export interface Aggregates {
+	readonly installations: number;
+	readonly reports: number;
+	readonly bins: readonly BinAggregate[];
+	readonly providers: readonly ProviderAggregate[];
+	readonly transports: readonly TransportAggregate[];
+	readonly facts: readonly FactAggregate[];
+}
 
 export const DEFAULT_DAYS = 30;
 export const MAX_DAYS = CONTRACT.period.maxAgeSeconds / 86_400;
@@ -27,6 +67,11 @@ export type ProviderStats = Readonly<Record<string, Readonly<Record<string, numb
 
 export interface Stats {
 	readonly days: number;
+	/**
+	 * When the rollups last took in new reports (ISO 8601, UTC): every report stored
+	 * before then is counted, later ones from the next hourly run. null: never yet.
+	 */
+	readonly as_of: string | null;
 	/** Installations with at least one report in the window. */
 	readonly installations: number;
 	readonly reports: number;
@@ -53,8 +98,25 @@ function ordered(entries: Map<string, number>, order: readonly string[]): Record
 	return Object.fromEntries(keys.map((k) => [k, entries.get(k) ?? 0]));
 }
 
-/** Pure: applies suppression and shapes the aggregates. */
-export function computeStats(agg: Aggregates, days: number, minInstallations: number): Stats {
+/** Pure: the rollup rows of a window as aggregates ('' stands for a fact not sent). */
+export function aggregatesFrom(rows: readonly RollupRow[]): Aggregates {
+	let totals = { installations: 0, reports: 0 };
+	const bins: BinAggregate[] = [];
+	const providers: ProviderAggregate[] = [];
+	const transports: TransportAggregate[] = [];
+	const facts: FactAggregate[] = [];
+	for (const { kind, name, a, b, total: sessions, installations } of rows) {
+		if (kind === "reports") totals = { installations, reports: sessions };
+		else if (kind === "bin") bins.push({ metric: name, bin: a, sessions, installations });
+		else if (kind === "provider") providers.push({ metric: name, role: a, provider: b, sessions, installations });
+		else if (kind === "transport") transports.push({ transport: a, sessions, installations });
+		else facts.push({ column: name, value: a === "" ? null : a, installations });
+	}
+	return { ...totals, bins, providers, transports, facts };
+}
+
+/** Pure: applies suppression and shapes the aggregates; `asOf` in Unix seconds. */
+export function computeStats(agg: Aggregates, days: number, minInstallations: number, asOf: number | null = null): Stats {
 	const shown = (a: Aggregate): boolean => a.installations >= minInstallations;
 	const metrics: Record<string, HistogramStats | ProviderStats> = {};
 	for (const spec of CONTRACT.metrics.values()) {
@@ -79,13 +141,15 @@ export function computeStats(agg: Aggregates, days: number, minInstallations: nu
 		const cells = agg.facts.filter((f) => f.column === column && f.installations >= minInstallations);
 		environment[key] = ordered(new Map(cells.map((f) => [f.value ?? UNKNOWN, f.installations])), closedValues(key));
 	}
-	return { days, installations: agg.installations, reports: agg.reports, metrics, transport, environment };
+	const as_of = asOf === null ? null : new Date(asOf * 1000).toISOString().replace(".000Z", "Z");
+	return { days, as_of, installations: agg.installations, reports: agg.reports, metrics, transport, environment };
 }
 
-/** The stats for the `days` days before `nowMs`. */
+/** The stats for the `days` days before `nowMs`, as of the last rollup run. */
 export async function readStats(db: D1Database, nowMs: number, days: number, minInstallations: number): Promise<Stats> {
 	const since = Math.floor(nowMs / 1000) - days * 86_400;
-	return computeStats(await readAggregates(db, since, DURATION.name), days, minInstallations);
+	const { rows, asOf } = await readRollups(db, since);
+	return computeStats(aggregatesFrom(rows), days, minInstallations, asOf);
 }
 
 /** STATS_MIN_INSTALLATIONS as a positive integer, or the default when unset or malformed. */

@@ -2,7 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import raw from "../../voicemode_otel/contract.json";
 import { CONTRACT, DURATION, EXCHANGES, allows, parseContract } from "../src/contract";
-import { CELL_COLUMNS, INSTALLATION_COLUMNS } from "../src/rows";
+import { CELL_COLUMNS, cellNames } from "../src/cells";
+import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
+import { INSTALLATION_COLUMNS } from "../src/rows";
+import wrangler from "../wrangler.jsonc?raw";
 
 describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => {
 	it("takes metric names, units, boundaries and bins from the file", () => {
@@ -46,5 +49,20 @@ describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => 
 			(await env.DB.prepare("SELECT name FROM pragma_table_info(?1)").bind(table).all<{ name: string }>()).results.map((r) => r.name);
 		expect(await columns("installations")).toEqual(expect.arrayContaining(Object.values(INSTALLATION_COLUMNS)));
 		expect(await columns("report_cells")).toEqual(expect.arrayContaining([...Object.values(CELL_COLUMNS), "metric", "bin", "sessions"]));
+	});
+
+	it("matches the migrated cell_names table: every stored cell code decodes to the contract's names", async () => {
+		const { results } = await env.DB.prepare("SELECT * FROM cell_names ORDER BY m, a, b").all();
+		expect(results).toEqual(cellNames());
+		// Every combination of the contract's lists, straight from contract.json.
+		const transports = raw.point_attributes["voicemode.transport"].values.length;
+		const providers = raw.point_attributes["voicemode.provider.name"].values.length * raw.point_attributes["voicemode.provider.role"].values.length;
+		const bins = raw.metrics["voicemode.session.duration"].bins.length + raw.metrics["voicemode.session.exchanges"].bins.length;
+		expect(results).toHaveLength(transports * bins + providers);
+	});
+
+	it("schedules the cron strings src/cron.ts dispatches on", () => {
+		const crons = /"crons":\s*\[([^\]]*)\]/.exec(wrangler)?.[1];
+		expect(JSON.parse(`[${crons ?? ""}]`)).toEqual([ROLLUP_CRON, RETENTION_CRON]);
 	});
 });

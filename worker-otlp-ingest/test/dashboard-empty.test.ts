@@ -13,8 +13,8 @@ describe("GET / with no data", () => {
 		expect(text).toContain(`No reports in the last ${days} days yet`);
 		const page = await parsePage(text);
 		const json = (await (await get(`/v1/stats?days=${days}`)).json()) as Record<string, unknown>;
-		expect(page.stats).toEqual({ days, installations: json.installations, reports: json.reports });
-		expect(json).toMatchObject({ installations: 0, reports: 0 });
+		expect(page.stats).toEqual({ days, as_of: null, installations: json.installations, reports: json.reports });
+		expect(json).toMatchObject({ as_of: null, installations: 0, reports: 0 });
 	});
 
 	it("shows no empty charts, but still what is collected, the rule and how to opt out", async () => {
@@ -25,7 +25,7 @@ describe("GET / with no data", () => {
 });
 
 describe("GET / when D1 fails", () => {
-	const TABLES = ["reports", "installations"];
+	const TABLES = ["rollup_hours", "rollup_state"];
 	beforeEach(async () => {
 		await env.DB.batch(TABLES.map((t) => env.DB.prepare(`ALTER TABLE ${t} RENAME TO ${t}_away`)));
 	});

@@ -17,6 +17,7 @@ const NOW = Date.UTC(2026, 10, 25, 16, 30);
 function emptyStats(days = 30): Stats {
 	return {
 		days,
+		as_of: "2026-11-25T16:07:00Z",
 		installations: 0,
 		reports: 0,
 		metrics: { [DURATION.name]: { bins: {} }, [EXCHANGES.name]: { bins: {} }, [PROVIDERS]: { tts: {}, stt: {} } },

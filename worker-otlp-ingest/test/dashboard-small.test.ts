@@ -5,11 +5,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DURATION, EXCHANGES } from "../src/contract";
 import { typicalRequest } from "./support/otlp";
-import { exportResult, send, uuid } from "./support/worker";
+import { exportResult, refresh, send, uuid } from "./support/worker";
 import { get, parsePage } from "./support/dashboard";
 
 beforeAll(async () => {
 	for (let i = 0; i < 3; i++) expect(await exportResult(await send(typicalRequest(uuid())))).toEqual({});
+	await refresh();
 });
 
 describe("GET / with fewer installations than STATS_MIN_INSTALLATIONS", () => {

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DURATION, EXCHANGES } from "../src/contract";
 import { PAGE_CACHE_CONTROL } from "../src/dashboard-route";
 import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
-import { exportResult, send, uuid } from "./support/worker";
+import { exportResult, refresh, send, uuid } from "./support/worker";
 import { get, parsePage, sha256Source } from "./support/dashboard";
 
 /**
@@ -50,6 +50,7 @@ beforeAll(async () => {
 			providers: [{ role: "stt", name: "local", value: 1 }],
 		});
 	}
+	await refresh();
 });
 
 async function pageAndStats(query: string, min?: string) {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { typicalRequest } from "./support/otlp";
 import { send, statusOf, uuid } from "./support/worker";
 
-const TABLES = ["reports", "installations", "rate_limits"];
+const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "rollup_state"];
 
 beforeEach(async () => {
 	await env.DB.batch(TABLES.map((t) => env.DB.prepare(`ALTER TABLE ${t} RENAME TO ${t}_away`)));

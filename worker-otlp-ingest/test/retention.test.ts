@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { DAY_MS, HOUR_MS, hourMs } from "./support/otlp";
 import { utcDay } from "../src/period";
+import { buildRequest } from "./support/otlp";
+import { exportResult, refresh, send, uuid } from "./support/worker";
 
 const MAX_AGE_MS = 90 * DAY_MS;
 
@@ -44,5 +46,24 @@ describe("retention cron (scheduled handler)", () => {
 		expect(await ids("SELECT telemetry_id AS id FROM reports ORDER BY 1")).toEqual(["report-at-cutoff", "report-recent"]);
 		expect(await ids("SELECT telemetry_id AS id FROM installations ORDER BY 1")).toEqual(["installation-cutoff-day", "installation-recent"]);
 		expect(await ids("SELECT bucket AS id FROM rate_limits ORDER BY 1")).toEqual(["id:now"]);
+	});
+
+	it("deletes the rollup rows and counted installations of the reports it deletes, by the same cutoff", async () => {
+		const now = Date.now();
+		const id = uuid();
+		// A report whose period ended 89 days ago, and a recent one of another installation.
+		const old = hourMs(now, 89 * 24);
+		expect(await exportResult(await send(buildRequest({ id, startMs: old - HOUR_MS, endMs: old })))).toEqual({});
+		expect(await exportResult(await send(buildRequest({ id: uuid(), startMs: hourMs(now, 2), endMs: hourMs(now, 1) })))).toEqual({});
+		await refresh(now);
+		const hours = async () => (await env.DB.prepare("SELECT DISTINCT hour FROM rollup_hours ORDER BY hour").all<{ hour: number }>()).results.map((r) => r.hour);
+		expect(await hours()).toEqual([old / 1000, hourMs(now, 1) / 1000]);
+
+		const later = now + 2 * DAY_MS;
+		await worker.scheduled(createScheduledController({ scheduledTime: later, cron: "17 3 * * *" }), env);
+		expect(await hours()).toEqual([hourMs(now, 1) / 1000]);
+		expect(await ids("SELECT telemetry_id AS id FROM rollup_installations WHERE telemetry_id = '" + id + "'")).toEqual([]);
+		const stats = (await (await worker.fetch(new Request("https://ingest.test/v1/stats?days=90") as Parameters<typeof worker.fetch>[0], env)).json()) as { installations: number };
+		expect(stats.installations).toBe(1);
 	});
 });

@@ -1,7 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { buildRequest, hourMs, typicalRequest } from "./support/otlp";
-import { installationOf, reportsOf, send, snapshot, statusOf, uuid } from "./support/worker";
+import { installationOf, refresh, reportsOf, send, snapshot, statusOf, uuid } from "./support/worker";
 import { env } from "cloudflare:workers";
 
 const BASE = "https://ingest.test";
@@ -55,6 +55,32 @@ describe("DELETE /v1/installations/{id}", () => {
 		const { results } = await env.DB.prepare("SELECT * FROM rate_limits WHERE bucket = ?1").bind(`id:${gone}`).all();
 		expect(results).toEqual([]);
 		expect({ reports: await reportsOf(kept), installation: await installationOf(kept) }).toEqual(keptBefore);
+	});
+
+	it("takes the installation out of the stats at once, processed and pending reports alike", async () => {
+		const [gone, kept] = [uuid(), uuid()];
+		const now = Date.now();
+		const totals = async () => {
+			const body = (await (await call("/v1/stats?days=7")).json()) as { installations: number; reports: number };
+			return { installations: body.installations, reports: body.reports };
+		};
+		await refresh(now); // whatever earlier tests of this file stored
+		const before = await totals();
+		await send(buildRequest({ id: gone, startMs: hourMs(now, 48), endMs: hourMs(now, 24) }));
+		await send(typicalRequest(kept));
+		await refresh(now);
+		// A second report stays pending: the forget must not subtract what was never added.
+		await send(buildRequest({ id: gone, startMs: hourMs(now, 24), endMs: hourMs(now, 0) }));
+		expect(await totals()).toEqual({ installations: before.installations + 2, reports: before.reports + 2 });
+
+		expect((await call(`/v1/installations/${gone}`, "DELETE")).status).toBe(204);
+		expect(await totals()).toEqual({ installations: before.installations + 1, reports: before.reports + 1 });
+		for (const table of ["rollup_pending", "rollup_installations"]) {
+			const { results } = await env.DB.prepare(`SELECT * FROM ${table} WHERE telemetry_id = ?1`).bind(gone).all();
+			expect(results).toEqual([]);
+		}
+		await refresh(now);
+		expect(await totals()).toEqual({ installations: before.installations + 1, reports: before.reports + 1 });
 	});
 
 	it("is idempotent: deleting an unknown or already deleted ID answers 204 and changes nothing", async () => {

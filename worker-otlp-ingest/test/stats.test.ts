@@ -2,9 +2,9 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { computeStats } from "../src/stats";
-import type { Aggregates } from "../src/db";
+import type { Aggregates } from "../src/stats";
 import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
-import { exportResult, send, uuid } from "./support/worker";
+import { exportResult, refresh, send, uuid } from "./support/worker";
 
 const DURATION = "voicemode.session.duration";
 const EXCHANGES = "voicemode.session.exchanges";
@@ -38,6 +38,7 @@ beforeAll(async () => {
 			}),
 		);
 	}
+	await refresh();
 });
 
 async function stats(query = "", minInstallations?: string): Promise<Response> {
@@ -53,6 +54,7 @@ describe("GET /v1/stats", () => {
 		expect(res.headers.get("Content-Type")).toBe("application/json");
 		expect(await res.json()).toEqual({
 			days: 30,
+			as_of: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
 			installations: 6,
 			reports: 6,
 			metrics: {
@@ -142,6 +144,7 @@ describe("computeStats (suppression)", () => {
 	it("keeps the full shape when everything is suppressed", () => {
 		expect(computeStats(empty, 7, 5)).toEqual({
 			days: 7,
+			as_of: null,
 			installations: 0,
 			reports: 0,
 			metrics: { [DURATION]: { bins: {} }, [EXCHANGES]: { bins: {} }, [PROVIDERS]: { tts: {}, stt: {} } },

@@ -24,7 +24,9 @@ function inspectPage() {
 		const el = document.querySelector(`[data-stat="${name}"]`);
 		return el ? Number(el.getAttribute("data-value")) : null;
 	};
-	const stats = { days: stat("days"), installations: stat("installations"), reports: stat("reports") };
+	// as_of is a timestamp (ISO 8601), or "" before the first rollup run (null in the JSON).
+	const asOf = document.querySelector('[data-stat="as_of"]')?.getAttribute("data-value") || null;
+	const stats = { days: stat("days"), as_of: asOf, installations: stat("installations"), reports: stat("reports") };
 	const charts = [...document.querySelectorAll("table[data-path]")].map((table) => {
 		const rows = [...table.querySelectorAll("tbody tr[data-key]")];
 		const chartPath = JSON.parse(table.getAttribute("data-path"));

@@ -71,8 +71,10 @@ export async function parsePage(html: string): Promise<ParsedPage> {
 		.on("[data-stat]", {
 			element(el) {
 				const name = attr(el, "data-stat") ?? "";
-				const value = Number(attr(el, "data-value"));
+				const text = attr(el, "data-value");
+				const value = Number(text);
 				if (name === "min-installations") page.minInstallations = value;
+				else if (name === "as_of") page.stats[name] = text === "" ? null : text;
 				else page.stats[name] = value;
 			},
 		})

@@ -90,6 +90,13 @@ export const TYPICAL_CELLS = [
 	{ metric: "voicemode.session.providers", role: "tts", provider: "openai", sessions: 1 },
 ];
 
+/**
+ * TYPICAL_CELLS as stored in `reports.cells`: [metric, transport or role, bin or
+ * provider, sessions] as indexes into contract.json's lists, sorted — written out by
+ * hand from the contract, not computed by the Worker's encoder.
+ */
+export const TYPICAL_STORED = "[[0,0,0,2],[0,0,1,1],[0,0,2,1],[0,1,3,1],[1,0,1,3],[1,0,2,1],[1,1,4,1],[2,0,0,1],[2,0,1,4],[2,1,2,5]]";
+
 export const TYPICAL_POINTS = 7;
 
 export interface ReportInit {

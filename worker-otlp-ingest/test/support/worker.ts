@@ -3,7 +3,10 @@
  * responses, and reading D1 directly to assert exact rows.
  */
 import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import worker from "../../src/index";
+import { ROLLUP_CRON } from "../../src/cron";
 import {
 	ExportMetricsServiceResponseSchema,
 	type ExportMetricsServiceRequest,
@@ -73,6 +76,10 @@ export interface Snapshot {
 	installations: Record<string, unknown>[];
 	reports: Record<string, unknown>[];
 	rate_limits: Record<string, unknown>[];
+	rollup_pending: Record<string, unknown>[];
+	rollup_hours: Record<string, unknown>[];
+	rollup_installations: Record<string, unknown>[];
+	rollup_state: Record<string, unknown>[];
 }
 
 /** Every row of every table, to prove a request changed nothing. */
@@ -83,6 +90,10 @@ export async function snapshot(): Promise<Snapshot> {
 		installations: await all("SELECT * FROM installations ORDER BY telemetry_id"),
 		reports: await all("SELECT * FROM reports ORDER BY telemetry_id, period_start"),
 		rate_limits: await all("SELECT * FROM rate_limits ORDER BY bucket, window_start"),
+		rollup_pending: await all("SELECT * FROM rollup_pending ORDER BY telemetry_id, period_start"),
+		rollup_hours: await all("SELECT * FROM rollup_hours ORDER BY hour, kind, name, a, b"),
+		rollup_installations: await all("SELECT * FROM rollup_installations ORDER BY telemetry_id"),
+		rollup_state: await all("SELECT * FROM rollup_state"),
 	};
 }
 
@@ -94,9 +105,22 @@ export async function installationOf(id: string): Promise<Record<string, unknown
 	return env.DB.prepare("SELECT * FROM installations WHERE telemetry_id = ?1").bind(id).first<Record<string, unknown>>();
 }
 
-export async function cellsOf(id: string): Promise<unknown[]> {
-	const rows = await reportsOf(id);
-	return rows.flatMap((r) => JSON.parse(String(r.cells)) as unknown[]);
+/** The installation's cells by name, read through the `report_cells` view (absent columns left out). */
+export async function cellsOf(id: string): Promise<Record<string, string | number>[]> {
+	const { results } = await env.DB.prepare(
+		"SELECT metric, transport, bin, role, provider, sessions FROM report_cells WHERE telemetry_id = ?1 ORDER BY period_start",
+	)
+		.bind(id)
+		.all<Record<string, string | number | null>>();
+	return results.map((row) => Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) as Record<string, string | number>);
+}
+
+/**
+ * Runs the hourly cron as Cloudflare would (the Worker's own scheduled handler), so
+ * the rollups — what /v1/stats and the dashboard read — take in what was stored.
+ */
+export async function refresh(nowMs: number = Date.now()): Promise<void> {
+	await worker.scheduled(createScheduledController({ scheduledTime: nowMs, cron: ROLLUP_CRON }), env);
 }
 
 export function uuid(): string {
