@@ -16,7 +16,7 @@ from voicemode_otel import preference, testing
 from voicemode_otel.otlp_capture import Behaviour, CaptureServer
 from voicemode_otel.paths import Paths
 
-RUNS = 40
+RUNS = 100
 HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf")
 
 

@@ -40,17 +40,14 @@ def machine() -> str:
         memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    node = subprocess.run(
-        [
-            "bash",
-            "-c",
-            "ls worker-otlp-ingest/node_modules/node-linux-*/bin/node 2>/dev/null | head -1 | xargs -r -I{} {} --version",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    nodes = sorted(ROOT.glob("worker-otlp-ingest/node_modules/node-linux-*/bin/node"))
+    node = (
+        subprocess.run(
+            [str(nodes[0]), "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if nodes
+        else ""
+    )
     return (
         f"{platform.system()} {platform.release()} {platform.machine()}, {os.cpu_count()} cores ({cpu}){memory}; "
         f"Python {platform.python_version()}; Node {node or 'n/a'}"
