@@ -17,6 +17,7 @@ import pytest
 from voicemode_otel import cli, preference, testing
 from voicemode_otel.otlp_capture import Behaviour, CaptureServer
 from voicemode_otel.paths import Paths
+from voicemode_otel.periods import ceil_hour
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 
@@ -64,6 +65,20 @@ def test_status_json(paths: Paths) -> None:
     result = run(paths, "status", "--json", VOICEMODE_TELEMETRY_ENDPOINT="http://127.0.0.1:9/v1/metrics")
     data = json.loads(result.stdout)
     assert data["enabled"] is False and data["endpoint"] == "http://127.0.0.1:9/v1/metrics"
+
+
+def test_status_says_when_the_next_report_is_due(paths: Paths) -> None:
+    """A report due since opt-in + 24 h reads "now", not a date in the past; a fresh opt-in names the hour."""
+    _due_report(paths)  # opted in 30 h ago: the first day's report is overdue
+    endpoint = {"VOICEMODE_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/v1/metrics"}
+    assert "Next due:  now (at the next start of VoiceMode, or `voicemode-otel send`)" in (
+        run(paths, "status", **endpoint).stdout
+    )
+    fresh = Paths(paths.base.parent / "fresh")
+    now = datetime.now(timezone.utc)
+    preference.set_preference(fresh, True, {"VOICEMODE_BASE_DIR": str(fresh.base)}, now=now)
+    due = (ceil_hour(now) + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"Next due:  {due}" in run(fresh, "status", **endpoint).stdout
 
 
 def test_enable_then_disable(paths: Paths) -> None:

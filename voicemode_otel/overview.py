@@ -114,7 +114,9 @@ def render(status: Status) -> str:
         period, count = status.pending_period.label(), status.pending_sessions
         lines.append(f"Pending:   report for {period} ({count} sessions){retry}")
     if status.next_due and on:
-        lines.append(f"Next due:  {iso(status.next_due)}")
+        overdue = status.next_due <= datetime.now(timezone.utc)
+        when = "now (at the next start of VoiceMode, or `voicemode-otel send`)" if overdue else ""
+        lines.append(f"Next due:  {when or iso(status.next_due)}")
     if status.consent.state is consent.State.NOT_ASKED:
         lines.append(
             "Turn on with `voicemode-otel enable`; `voicemode-otel preview` shows what would be sent."
