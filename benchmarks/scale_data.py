@@ -13,8 +13,8 @@ what the real Worker stores for the same sessions sent through the real pipeline
 Bulk path: rows go straight into the local D1 SQLite file (made by
 ``wrangler d1 migrations apply --local``) with Python's sqlite3, in the order the Worker
 would receive them (see :func:`load`); the schema ends exactly as the migrations made it.
-Every loaded report is queued for the rollup job (``rollup_pending``), as migration 0002
-leaves an existing database; the reports of the latest hour are held back, for
+Every loaded report is queued for the rollup job (``rollup_pending``, by the Worker's own
+trigger), as migration 0002 leaves an existing database; the reports of the latest hour are held back, for
 :func:`arrive` to store later as the hour's new reports.
 """
 
@@ -226,7 +226,7 @@ def load(database: Path, population: Population) -> tuple[Loaded, list[Report]]:
     would in production (inserting in key order would pack them differently). The
     ``period_end`` index is kept, so it fills as it would too; only the overlap trigger,
     which reads but never writes, is dropped during the load and recreated after. Each
-    report is queued in ``rollup_pending``. The reports that ended in the latest hour are
+    report is queued in ``rollup_pending`` by the enqueue trigger, as ingest's are. The reports that ended in the latest hour are
     not written: they are returned, for :func:`arrive`.
     """
     started = time.perf_counter()
@@ -253,7 +253,6 @@ def load(database: Path, population: Population) -> tuple[Loaded, list[Report]]:
     for offset in range(0, len(reports), 100_000):
         chunk = reports[offset : offset + 100_000]
         db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?)", chunk)
-        db.executemany("INSERT INTO rollup_pending VALUES (?, ?)", [(r[0], r[1]) for r in chunk])
     result.reports = len(reports)
     db.executemany("INSERT INTO installations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", installations)
     result.installations = len(installations)
@@ -281,4 +280,3 @@ def arrive(database: Path, reports: Sequence[Report]) -> None:
     """
     with contextlib.closing(sqlite3.connect(database)) as db, db:
         db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?)", reports)
-        db.executemany("INSERT INTO rollup_pending VALUES (?, ?)", [(r[0], r[1]) for r in reports])

@@ -124,13 +124,22 @@ LEFT JOIN cell_names AS n
   AND n.a = json_extract(c.value, '$[1]')
   AND n.b = json_extract(c.value, '$[2]');
 
--- Reports stored but not yet in the rollups: ingest adds one row in the report's own
--- batch; the cron's step removes the rows it processed in its own batch.
+-- Reports stored but not yet in the rollups: the trigger below adds one row with each
+-- report, inside the same transaction; the cron's step removes the rows it processed in
+-- its own batch.
 CREATE TABLE rollup_pending (
   telemetry_id  TEXT    NOT NULL,
   period_start  INTEGER NOT NULL,
   PRIMARY KEY (telemetry_id, period_start)
 ) WITHOUT ROWID;
+
+-- A trigger rather than a statement in ingest's batch: whatever stores a report (ingest,
+-- a bulk load, a hand-written INSERT) queues it in the same transaction, so no stored
+-- report can be missing from the rollups.
+CREATE TRIGGER reports_enqueue_rollup AFTER INSERT ON reports
+BEGIN
+  INSERT INTO rollup_pending (telemetry_id, period_start) VALUES (NEW.telemetry_id, NEW.period_start);
+END;
 
 -- The stats, per hour of period end (`hour`, Unix seconds, a report's period_end).
 -- Summing the rows with hour > since gives exactly what /v1/stats computed from raw

@@ -5,7 +5,7 @@
  * schema itself lives only in migrations/.
  */
 import type { Bucket } from "./ratelimit";
-import { ENQUEUE, expireRollups, forgetInRollups } from "./rollup-db";
+import { expireRollups, forgetInRollups } from "./rollup-db";
 import type { ReportRows } from "./rows";
 
 export type StoreOutcome =
@@ -48,8 +48,8 @@ SELECT bucket FROM rate_limits
 WHERE window_start = ?1 AND bucket IN (?2, ?3) AND hits >= max_hits`;
 
 /**
- * Stores one report in one DB.batch (one transaction): the report row, its place in
- * the rollup queue, the installation upsert and both rate-limit hits. Any failure
+ * Stores one report in one DB.batch (one transaction): the report row (a trigger puts
+ * it in the rollup queue), the installation upsert and both rate-limit hits. Any failure
  * rolls all of it back;
  * the stored state is then read to say why (a duplicate, an overlap, a full bucket),
  * so no D1 error message is ever parsed. Duplicates and refusals write nothing.
@@ -64,7 +64,6 @@ export async function storeReport(
 	const f = installation.facts;
 	const statements = [
 		db.prepare(INSERT_REPORT).bind(report.telemetry_id, report.period_start, report.period_end, report.received_day, JSON.stringify(report.cells)),
-		db.prepare(ENQUEUE).bind(report.telemetry_id, report.period_start),
 		db.prepare(UPSERT_INSTALLATION).bind(installation.telemetry_id, installation.seen_day, f.service_version, f.os_type, f.install_method, f.mcp_host, f.exec_source),
 		...buckets.map((b) => db.prepare(HIT_BUCKET).bind(b.bucket, windowStart, b.maxHits)),
 	];

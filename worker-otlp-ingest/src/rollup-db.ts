@@ -272,9 +272,6 @@ export async function rollupStep(db: D1Database, upTo: string, asOf: number): Pr
 	};
 }
 
-/** Ingest: the report waits for the next rollup step (same batch as the report row). */
-export const ENQUEUE = "INSERT INTO rollup_pending (telemetry_id, period_start) VALUES (?1, ?2)";
-
 /**
  * Forget, before the installation's reports are deleted (same batch): subtract what its
  * processed reports added — totals at their hours, 1 installation at its latest hour

@@ -145,7 +145,7 @@ describe("POST /v1/metrics stores a valid report", () => {
 });
 
 describe("D1 cost of an accepted report", () => {
-	// 6 since the rollups (migration 0002): the report's rollup_pending row is the one
+	// 6 since the rollups (migration 0002): the report's rollup_pending row (its trigger) is the one
 	// added, so the hourly cron finds new reports without scanning (docs/capacity.md).
 	it("writes exactly 6 rows as D1 counts them (report + its index entry, its rollup queue entry, installation, two rate-limit buckets)", async () => {
 		const now = Date.now();
