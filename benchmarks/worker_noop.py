@@ -10,17 +10,12 @@ group, and stops exactly that group.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localworker import free_port, node_environment
+from localworker import free_port, node_environment, serving, stop_process_group
 
 NOOP_DIR = Path(__file__).resolve().parent / "noop-worker"
 
@@ -79,15 +74,8 @@ class BenchWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._process.poll() is None:
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.base_url}/", timeout=2) as response,
-            ):
-                if response.status == 200:
-                    return self
-            time.sleep(0.25)
+        if serving(self._process, f"{self.base_url}/", timeout):
+            return self
         tail = log_path.read_text(errors="replace")[-3000:]
         self.stop()
         raise RuntimeError(f"{self.config} did not start on port {self.port}:\n{tail}")
@@ -95,15 +83,7 @@ class BenchWorker:
     def stop(self) -> None:
         """Stop the process group started here (wrangler and its workerd) and wait for it."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
+        stop_process_group(process)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -56,6 +56,34 @@ def node_environment() -> dict[str, str]:
     return env
 
 
+def serving(process: subprocess.Popen[bytes], url: str, timeout: float) -> bool:
+    """Whether ``url`` answers 200 within ``timeout`` seconds while ``process`` is still running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return True
+        time.sleep(0.25)
+    return False
+
+
+def stop_process_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stops a process started with ``start_new_session`` and its group (wrangler and its workerd).
+
+    SIGTERM, then SIGKILL after 15 s; waits for it either way, so nothing is left running.
+    """
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
 @dataclass
 class LocalWorker:
     """A ``wrangler dev`` process with its own local D1 state; use as a context manager."""
@@ -107,17 +135,8 @@ class LocalWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends wrangler and workerd together
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                break
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response,
-            ):
-                if response.status == 200:
-                    return self
-            time.sleep(0.25)
+        if serving(self._process, f"{self.base_url}/healthz", timeout):
+            return self
         tail = self.log_path.read_text(errors="replace")[-3000:]
         self.stop()
         raise RuntimeError(f"the local Worker did not start on port {self.port}:\n{tail}")
@@ -125,15 +144,7 @@ class LocalWorker:
     def stop(self) -> None:
         """Stop the process group started here and wait for it; remove a temporary state dir."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
+        stop_process_group(process)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
