@@ -184,16 +184,21 @@ UNION ALL SELECT 'transport', metric, transport, '', SUM(sessions), COUNT(DISTIN
 """
 LIVE_FACTS = "SELECT 'fact', '{c}', coalesce({c}, ''), '', 0, COUNT(*) FROM installations WHERE telemetry_id IN (SELECT telemetry_id FROM reports WHERE period_end > :since) GROUP BY 3"
 ROLLUP = source_constant("src/rollup-db.ts", r"const READ = `(.*?)`;")
+FACT_COLUMNS = tuple(
+    re.findall(
+        r'"(\w+)",', source_constant("src/rows.ts", r"export const INSTALLATION_COLUMNS\b.*?\{(.*?)\};")
+    )
+)
+"""The installations columns holding environment facts, as the Worker names them (``rows.ts``)."""
 
 
 def rollups_equal_live(database: Path, since: int) -> tuple[bool, float]:
     """Whether the rollup rows of the window give exactly the live aggregates; and the live query's time."""
-    columns = ("service_version", "os_type", "install_method", "mcp_host", "exec_source")
     params = {"since": since, "duration": contract.DURATION}
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         started = time.perf_counter()
         live = set(db.execute(LIVE, params).fetchall())
-        for column in columns:
+        for column in FACT_COLUMNS:
             live |= set(db.execute(LIVE_FACTS.format(c=column), params).fetchall())
         seconds = time.perf_counter() - started
         rolled = set(db.execute(ROLLUP.replace("?1", ":since"), params).fetchall())
