@@ -36,7 +36,8 @@ class DemoError(Exception):
 
 
 def step(number: int, title: str) -> None:
-    print(f"\n\033[1m{number}. {title}\033[0m", flush=True)
+    title = f"{number}. {title}"
+    print("\n" + (f"\033[1m{title}\033[0m" if sys.stdout.isatty() else title), flush=True)
 
 
 def cli(environ: dict[str, str], *args: str) -> str:
@@ -158,10 +159,10 @@ def demo(root: Path, worker: LocalWorker, extra_installations: int) -> None:
     if not sent.startswith("delivered:"):
         raise DemoError(f"expected the report to be delivered, got: {sent}")
     entries = [json.loads(line) for line in cli(environ, "log", "--json").splitlines()]
-    outcome = entries[-1]
-    print(f"   The Worker answered: {outcome['outcome']}  (an OTLP ExportMetricsServiceResponse;")
+    sent_report = next(entry for entry in entries if entry["kind"] == "report")
+    print(f"   The Worker answered: {sent_report['outcome']}  (an OTLP ExportMetricsServiceResponse;")
     print("   `partial success` would list any points it refused)")
-    body = entries[0]["body"]
+    body = sent_report["body"]
     size = len(json.dumps(body))
     print(f"   The body, as logged locally before sending: {size} bytes of OTLP/JSON (`log --body` shows it)")
 
@@ -179,7 +180,8 @@ def demo(root: Path, worker: LocalWorker, extra_installations: int) -> None:
     stats = worker.stats(30)
     print(render_stats(stats))
     rows = worker.query("SELECT COUNT(*) AS reports FROM reports")[0]["reports"]
-    print(f"\n   D1 holds {rows} report rows; `make worker-export` copies local D1 into a SQLite file.")
+    rows_text = f"{rows} report row{'' if rows == 1 else 's'}"
+    print(f"\n   D1 holds {rows_text}; `make worker-export` copies local D1 into a SQLite file.")
     counted = sum(stats["metrics"][contract.DURATION]["bins"].values())
     if not extra_installations and counted != len(reportable):
         raise DemoError(

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+from voicemode_otel import preference, testing
+from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period
 from voicemode_otel.sessions import Session
+
+SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 
 TEST_ID = "6f2b0c7e-3d4a-4e5f-9a1b-2c3d4e5f6a7b"
 RESOURCE = {
@@ -33,3 +41,36 @@ def session(
     """A session that completes inside :data:`DAY` unless ``last`` says otherwise."""
     end = last or DAY.start + timedelta(hours=2)
     return Session(name, end - timedelta(seconds=duration), end, exchanges, transport, tts, stt)
+
+
+def cli(base: Path, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the real ``voicemode-otel`` console script on ``base`` with a clean environment, no stdin."""
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ["HOME"],
+        "VOICEMODE_BASE_DIR": str(base),
+        **extra,
+    }
+    return subprocess.run(
+        [SCRIPT, *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def delivered_report(paths: Paths, endpoint: str, *, hours_ago: float = 30) -> str:
+    """Opt in ``hours_ago``, log one session since, and deliver its report to ``endpoint``; the ID."""
+    now = datetime.now(timezone.utc)
+    preference.set_preference(
+        paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=now - timedelta(hours=hours_ago)
+    )
+    testing.ConversationLogWriter(paths.conversations_dir).session(
+        (now - timedelta(hours=6)).astimezone(testing.PACIFIC), 5
+    )
+    result = cli(paths.base, "send", VOICEMODE_TELEMETRY_ENDPOINT=endpoint)
+    assert result.stdout.startswith("delivered:"), result.stdout + result.stderr
+    return paths.telemetry_id.read_text().strip()

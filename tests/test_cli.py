@@ -51,11 +51,13 @@ def _due_report(paths: Paths) -> None:
 
 
 def test_status_when_not_asked(paths: Paths) -> None:
-    """status: off, the reason, no ID, what is collected; and without a terminal, no prompt and no file."""
+    """Status: off, why, no ID; what is collected only with --verbose; no prompt or file without a tty."""
     result = run(paths, "status")
     assert result.returncode == 0
     assert "Telemetry: OFF — not asked yet" in result.stdout
-    assert "voicemode.session.duration" in result.stdout
+    assert "voicemode.session.duration" not in result.stdout
+    assert len(result.stdout.splitlines()) <= 6
+    assert "voicemode.session.duration" in run(paths, "status", "--verbose").stdout
     assert "Share anonymous usage statistics" not in result.stdout
     assert not paths.base.exists()
 
@@ -146,7 +148,7 @@ def test_send_failure_exits_1_and_stays_pending(paths: Paths, capture: CaptureSe
     assert result.stdout.startswith("retry:")
     assert paths.pending_file.exists()
     log = run(paths, "log")
-    assert "pending" in log.stdout and "will retry: 500" in log.stdout
+    assert "will retry: 500" in log.stdout and "  pending  " not in log.stdout
 
 
 @pytest.mark.parametrize(
@@ -165,8 +167,11 @@ def test_log_shows_bodies_on_request(paths: Paths, capture: CaptureServer) -> No
     _due_report(paths)
     run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
     entries = [json.loads(line) for line in run(paths, "log", "--json").stdout.splitlines()]
-    assert [e["event"] for e in entries] == ["pending", "outcome"]
-    assert "resourceMetrics" in entries[0]["body"]
+    assert [(e["kind"], e["outcome"][:9]) for e in entries] == [
+        ("enrolled", "opted in"),
+        ("report", "delivered"),
+    ]
+    assert "resourceMetrics" in entries[1]["body"]
 
 
 def test_forget_deletes_server_rows_then_local_data(paths: Paths, capture: CaptureServer) -> None:
@@ -185,27 +190,42 @@ def test_forget_deletes_server_rows_then_local_data(paths: Paths, capture: Captu
     assert "new, unlinkable ID" in result.stdout
 
 
-def test_forget_with_server_down_keeps_the_id(paths: Paths, capture: CaptureServer) -> None:
-    """Forget with the server unreachable: exit 1, nothing local deleted, the reply says how to retry."""
+def test_forget_with_server_down_keeps_the_erasure_owed(paths: Paths, capture: CaptureServer) -> None:
+    """Forget with the server failing: exit 1; the ID is kept only in the erasure record, retried later."""
+    from voicemode_otel import erasure
+
     _due_report(paths)
     run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
-    result = run(paths, "forget", VOICEMODE_TELEMETRY_ENDPOINT="http://127.0.0.1:9/v1/metrics")
+    telemetry_id = paths.telemetry_id.read_text().strip()
+    capture.answer(Behaviour(503, body=b""))
+    result = run(paths, "forget", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
     assert result.returncode == 1
-    assert "could not reach" in result.stdout and "retry" in result.stdout
-    assert paths.telemetry_id.exists()
+    assert "503" in result.stdout and "retried automatically" in result.stdout
+    assert not paths.telemetry_id.exists()
+    assert [r.telemetry_id for r in erasure.load(paths)] == [telemetry_id]
+    assert paths.transparency_dir.exists()  # removed only once the server confirmed
 
 
-def _prompt_session(paths: Paths, keys: bytes | None) -> tuple[str, int]:
-    """Run `voicemode-otel status` on a real pseudo-terminal, answer the prompt with ``keys``."""
+def _prompt_session(
+    paths: Paths, keys: bytes | None, *args: str, columns: int = 80, **extra: str
+) -> tuple[str, int]:
+    """Run the CLI (``status`` unless ``args``) on a real pseudo-terminal, answer the prompt with ``keys``."""
+    import fcntl
+    import struct
+    import termios
+
     environ = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ["HOME"],
         "VOICEMODE_BASE_DIR": str(paths.base),
         "TERM": "dumb",
+        **extra,
     }
+    command = list(args) if args else ["status"]
     pid, fd = pty.fork()
     if pid == 0:  # child
-        os.execve(SCRIPT, [SCRIPT, "status"], environ)
+        os.execve(SCRIPT, [SCRIPT, *command], environ)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     output = b""
     sent = False
     deadline = time.monotonic() + 60
@@ -251,3 +271,134 @@ def test_first_interactive_use_asks_once(paths: Paths, keys: bytes | None, store
     assert paths.telemetry_id.exists() == (stored == "true")
     again, _ = _prompt_session(paths, b"y\r")
     assert cli.PROMPT.strip() not in again
+
+
+@pytest.mark.parametrize("command", ["preview", "log", "send", "forget", "preview --json", "status --json"])
+def test_no_prompt_where_no_choice_belongs(paths: Paths, command: str) -> None:
+    """Preview (which the prompt recommends), log, send and forget never ask, even on a terminal."""
+    output, _ = _prompt_session(paths, b"y\r", *command.split())
+    assert cli.PROMPT.strip() not in output
+    assert not paths.env_file.exists() and not paths.telemetry_id.exists()
+
+
+def test_bare_command_asks_and_names_the_real_settings_file(paths: Paths) -> None:
+    """A bare `voicemode-otel` asks; the prompt names the voicemode.env that applies and fits the terminal."""
+    output, code = _prompt_session(paths, b"n\r", columns=52)
+    assert code == 0 and cli.PROMPT.strip() in output
+    assert (
+        str(paths.env_file) in output.replace("\r\n", " ").replace("\n", " ")
+        or str(paths.env_file)[:40] in output
+    )
+    prompt_text = output.split(cli.PROMPT.strip())[0]
+    assert "~/.voicemode/voicemode.env" not in prompt_text
+    longest = max(
+        len(line) for line in prompt_text.replace("\r", "").split("\n") if str(paths.base) not in line
+    )
+    assert longest <= 52
+    assert "Telemetry: OFF" in output  # then the status
+    assert paths.env_file.read_text().endswith("VOICEMODE_TELEMETRY=false\n")
+
+
+def test_mcp_ends_cleanly_when_stdin_closes(paths: Paths) -> None:
+    """`voicemode-otel mcp` with stdin closed at once: exit 0, nothing on stderr."""
+    import subprocess
+
+    result = subprocess.run(
+        [SCRIPT, "mcp"],
+        env={"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "VOICEMODE_BASE_DIR": str(paths.base)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr and b"Starting MCP server" not in result.stderr
+
+
+def test_version_and_help_say_what_each_command_does(paths: Paths) -> None:
+    """--version names the package; every command's --help has a description, exit codes and environment."""
+    from importlib.metadata import version
+
+    assert run(paths, "--version").stdout.strip() == f"voicemode-otel {version('voicemode-otel')}"
+    for command in ("status", "enable", "disable", "local", "preview", "send", "forget", "log", "mcp"):
+        text = run(paths, command, "--help").stdout
+        description = text.split("\n\n")[1]
+        assert len(description) > 40, (command, text)
+        assert "exit codes: " in text and "environment: " in text, command
+    assert "--limit N" in run(paths, "log", "--help").stdout
+    assert "--keep-server-data" in run(paths, "disable", "--help").stdout
+    assert "--force" in run(paths, "send", "--help").stdout
+
+
+@pytest.mark.parametrize("command", ["status", "enable", "local", "disable", "send", "forget"])
+def test_every_state_command_speaks_json(paths: Paths, command: str, capture: CaptureServer) -> None:
+    """--json gives one JSON document with its documented top-level keys."""
+    result = run(paths, command, "--json", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    document = json.loads(result.stdout)
+    expected = {
+        "status": {"schema", "state", "reason", "endpoint", "telemetry_id", "erasures", "next_due"},
+        "enable": {"ok", "mode", "state", "telemetry_id"},
+        "local": {"ok", "mode", "state"},
+        "disable": {"ok", "mode", "state", "erasure", "removed"},
+        "send": {"ok", "outcome", "message", "periods", "next_attempt"},
+        "forget": {"ok", "server", "removed", "remaining", "still_on"},
+    }[command]
+    assert expected <= set(document), (command, document)
+
+
+def test_status_short_is_one_line(paths: Paths) -> None:
+    """Status --short: exactly one line."""
+    assert run(paths, "status", "--short").stdout.count("\n") == 1
+    run(paths, "enable")
+    line = run(paths, "status", "--short").stdout
+    assert line.count("\n") == 1 and line.startswith("telemetry ON: VOICEMODE_TELEMETRY=true in")
+
+
+def test_output_is_plain_and_to_the_second(paths: Paths, capture: CaptureServer) -> None:
+    """No ANSI codes without a terminal; no microseconds; singulars where there is one."""
+    import re
+
+    _due_report(paths)
+    capture.answer(Behaviour(500))
+    run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    outputs = [
+        run(paths, *command, VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+        for command in (["status"], ["status", "--verbose"], ["log"], ["preview"], ["--help"], ["disable"])
+    ]
+    for result in outputs:
+        text = result.stdout + result.stderr
+        assert "\x1b" not in text
+        assert not re.search(r"\d\d:\d\d:\d\d\.\d+Z", text.split("OTLP/JSON body:")[0]), text
+        assert not re.search(r"\b1 (entries|sessions|reports|attempts)\b", text), text
+    log = outputs[2].stdout
+    assert log.count(" report ") == 1 and "delivered: 200 (after 2 attempts)" in log, log
+    assert "(2 entries;" in log
+
+
+def test_local_mode_logs_reports_and_sends_nothing(paths: Paths, capture: CaptureServer) -> None:
+    """VOICEMODE_TELEMETRY=local: reports are built and logged, no connection, no ID; enable starts afresh."""
+    now = datetime.now(timezone.utc)
+    assert run(paths, "local").returncode == 0
+    paths.state_dir.mkdir(exist_ok=True)
+    from voicemode_otel import state as state_module
+
+    state_module.save_local(paths, state_module.DeliveryState(opted_in_at=now - timedelta(hours=30)))
+    testing.ConversationLogWriter(paths.conversations_dir).session(
+        (now - timedelta(hours=6)).astimezone(testing.PACIFIC), 5
+    )
+    sent = run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    assert sent.returncode == 0 and sent.stdout.startswith("kept-locally:"), sent.stdout
+    assert capture.connections == 0 and not paths.telemetry_id.exists()
+    entries = [json.loads(line) for line in run(paths, "log", "--json").stdout.splitlines()]
+    local = [e for e in entries if e["kind"] == "local"]
+    assert len(local) == 1 and local[0]["outcome"].startswith("kept locally")
+    resource = {
+        a["key"]: a["value"]["stringValue"]
+        for a in local[0]["body"]["resourceMetrics"][0]["resource"]["attributes"]
+    }
+    assert resource["voicemode.telemetry.id"] == "00000000-0000-4000-8000-000000000000"
+    assert run(paths, "status", "--short").stdout.startswith("telemetry LOCAL:")
+    assert run(paths, "enable").returncode == 0
+    again = run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    assert capture.connections == 0, again.stdout  # the local week is not consent to send it

@@ -32,7 +32,11 @@ PREFERENCE_CASES = {  # raw value → state
     "OFF": consent.State.OFF,
     "ask": consent.State.NOT_ASKED,
     "maybe": consent.State.NOT_ASKED,
+    "enabled": consent.State.NOT_ASKED,
+    "2": consent.State.NOT_ASKED,
     "": consent.State.NOT_ASKED,
+    "local": consent.State.LOCAL,
+    " Local ": consent.State.LOCAL,
 }
 FILE_STATES = ["missing", "empty", "true", "false", "export-true", "unreadable"]
 
@@ -84,6 +88,11 @@ def test_decision_table(paths: Paths, dnt: str | None, env_pref: str | None, fil
         assert decision.reason.endswith("(opted in)")
     elif state is consent.State.OFF:
         assert decision.reason.endswith("(opted out)")
+    elif state is consent.State.LOCAL:
+        assert decision.reason.endswith("(local only: reports are kept here, never sent)")
+    elif decision.preference is not None and decision.preference.strip().lower() not in ("ask", ""):
+        assert decision.reason.startswith(f"unrecognised value {decision.preference.strip()!r}")
+        assert "(treated as not asked; use true, false or local)" in decision.reason
     else:
         assert decision.reason.startswith("not asked yet")
     if file_state == "unreadable" and source == "default":

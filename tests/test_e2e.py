@@ -294,3 +294,71 @@ def test_forget_deletes_every_row_of_the_installation(worker: LocalWorker, tmp_p
     )
     assert left == [{"reports": 0, "installations": 0}]
     assert not paths.telemetry_id.exists()
+
+
+def _rows_naming(worker: LocalWorker, text: str) -> dict[str, int]:
+    """Every D1 table's rows that hold ``text`` in any column (the whole database is searched)."""
+    tables = [r["name"] for r in worker.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    found = {}
+    for table in tables:
+        if table.startswith(("sqlite_", "_cf_", "d1_")):
+            continue
+        rows = worker.query(f'SELECT * FROM "{table}"')  # noqa: S608 - table names from sqlite_master
+        hits = sum(1 for row in rows if any(text in str(value) for value in row.values()))
+        if hits:
+            found[table] = hits
+    return found
+
+
+def test_disable_erases_everywhere_even_after_an_outage(tmp_path: Path) -> None:
+    """Send → Worker down → disable → next run with the Worker back: no row names the ID, stats forget it.
+
+    Nothing but the DELETE is ever sent for the opted-out ID (the Worker's own request log).
+    """
+    import subprocess
+    import sys
+
+    from localworker import free_port
+
+    from voicemode_otel import erasure
+
+    now = datetime.now(timezone.utc)
+    state_dir = tmp_path / "d1"
+    state_dir.mkdir()
+    port = free_port()
+    worker = LocalWorker(port=port, state_dir=state_dir, stats_min_installations=1).start()
+    try:
+        paths, environ = _install(tmp_path, worker, "erase")
+        preference.set_preference(paths, True, environ, now=now - timedelta(hours=26))
+        _known_day(paths, now)
+        assert _send(paths, environ, now).outcome is delivery.Outcome.DELIVERED
+        telemetry_id = paths.telemetry_id.read_text().strip()
+        assert _rows_naming(worker, telemetry_id)
+        assert worker.stats(30)["installations"] == 1
+    finally:
+        worker.stop()
+
+    script = str(Path(sys.executable).parent / "voicemode-otel")
+    disabled = subprocess.run(
+        [script, "disable"],
+        env={**environ, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert disabled.returncode == 0, disabled.stdout + disabled.stderr
+    assert "not yet confirmed" in disabled.stdout
+    assert [r.telemetry_id for r in erasure.load(paths)] == [telemetry_id]
+
+    worker = LocalWorker(port=port, state_dir=state_dir, stats_min_installations=1).start()
+    try:
+        later = now + timedelta(hours=2)  # the next run after the erasure's 1 h backoff
+        assert _send(paths, environ, later).outcome is delivery.Outcome.OFF
+        assert not paths.erasure_file.exists()
+        assert _rows_naming(worker, telemetry_id) == {}
+        assert worker.stats(30)["installations"] == 0
+        assert worker.logged_requests("POST", "/v1/metrics") == 0  # this run: only the DELETE
+        assert worker.logged_requests("DELETE", f"/v1/installations/{telemetry_id}") == 1
+    finally:
+        worker.stop()

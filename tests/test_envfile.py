@@ -21,7 +21,7 @@ ORIGINAL = (
 
 
 def _set(paths: Paths, value: str) -> str | None:
-    return envfile.set_value(paths.env_file, "VOICEMODE_TELEMETRY", value, comment="telemetry")
+    return envfile.set_value(paths.env_file, "VOICEMODE_TELEMETRY", value, comment="telemetry").previous
 
 
 def test_rewrites_only_the_assignment_keeping_every_other_byte(paths: Paths) -> None:

@@ -68,7 +68,7 @@ def test_stdio_server_lists_calls_and_reads_everything(paths: Paths) -> None:
             assert status.structuredContent["collected"] == texts.collected_lines()
 
             prompt = await session.read_resource("voicemode://telemetry/opt-in-prompt")
-            assert prompt.contents[0].text == texts.opt_in_prompt()  # type: ignore[union-attr]
+            assert prompt.contents[0].text == texts.opt_in_prompt(str(paths.env_file))  # type: ignore[union-attr]
             as_resource = await session.read_resource("voicemode://telemetry/status")
             assert as_resource.contents[0].text == status.structuredContent["text"]  # type: ignore[union-attr]
 
@@ -115,27 +115,29 @@ def test_opt_in_refused_under_do_not_track(paths: Paths) -> None:
 
 
 def test_forget_against_a_server_and_with_it_down(paths: Paths, capture: CaptureServer) -> None:
-    """Forget asks DELETE /v1/installations/{id}; with the server down it keeps the ID, says how to retry."""
-    from voicemode_otel import preference, state
+    """Forget asks DELETE /v1/installations/{id}; with the server down the erasure stays owed, then goes."""
+    from dataclasses import replace
+
+    from voicemode_otel import erasure, preference, state
+    from voicemode_otel.otlp_capture import Behaviour
 
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     telemetry_id = paths.telemetry_id.read_text().strip()
     current = state.load_state(paths)
-    from dataclasses import replace
-
-    state.save_state(paths, replace(current, last_delivered_at=current.opted_in_at))
+    state.save_state(
+        paths, replace(current, last_delivered_at=current.opted_in_at, delivered_to=(capture.url,))
+    )
+    capture.answer(Behaviour(503, body=b""))
 
     async def down() -> None:
-        environ = _base_env(paths, VOICEMODE_TELEMETRY_ENDPOINT="http://127.0.0.1:9/v1/metrics")
-        async with stdio_session(environ) as session:
+        async with stdio_session(_base_env(paths, VOICEMODE_TELEMETRY_ENDPOINT=capture.url)) as session:
             result = await session.call_tool("telemetry_forget", {})
             assert result.isError
-            assert "could not reach" in _text(result) and "retry" in _text(result)
+            assert "503" in _text(result) and "retried automatically" in _text(result)
 
     asyncio.run(down())
-    assert paths.telemetry_id.read_text().strip() == telemetry_id
-
-    capture.answer()
+    assert not paths.telemetry_id.exists()  # the ID lives on only in the erasure record
+    assert [r.telemetry_id for r in erasure.load(paths)] == [telemetry_id]
 
     async def up() -> None:
         async with stdio_session(_base_env(paths, VOICEMODE_TELEMETRY_ENDPOINT=capture.url)) as session:
@@ -143,10 +145,12 @@ def test_forget_against_a_server_and_with_it_down(paths: Paths, capture: Capture
             assert not result.isError, _text(result)
             assert "deleted every row" in _text(result)
 
-    capture.default = capture.default.__class__(status=204, body=b"")
+    capture.default = Behaviour(status=204, body=b"")
     asyncio.run(up())
-    assert [(c.method, c.path) for c in capture.captured] == [("DELETE", f"/v1/installations/{telemetry_id}")]
+    path = f"/v1/installations/{telemetry_id}"
+    assert [(c.method, c.path) for c in capture.captured] == [("DELETE", path), ("DELETE", path)]
     assert not paths.telemetry_id.exists() and not paths.state_dir.exists()
+    assert not paths.transparency_dir.exists()
 
 
 def test_registration_keeps_the_hosts_tools_and_works_in_process(paths: Paths) -> None:
@@ -219,3 +223,46 @@ def test_texts_claim_only_what_is_collected() -> None:
         assert never not in everything
     for line in texts.collected_lines():
         assert line.split(":")[0] in everything
+
+
+def test_server_info_names_voicemode_otel(paths: Paths) -> None:
+    """`voicemode-otel mcp` introduces itself as voicemode-otel with its own version, not FastMCP's."""
+    from importlib.metadata import version
+
+    async def scenario() -> None:
+        parameters = StdioServerParameters(command=_server_command(), args=["mcp"], env=_base_env(paths))
+        async with stdio_client(parameters) as (read, write), ClientSession(read, write) as session:
+            result = await session.initialize()
+            assert (result.serverInfo.name, result.serverInfo.version) == (
+                "voicemode-otel",
+                version("voicemode-otel"),
+            )
+
+    asyncio.run(scenario())
+
+
+def test_opt_out_through_mcp_erases_on_the_server(paths: Paths, capture: CaptureServer) -> None:
+    """telemetry_set_preference(enabled=false) after a delivery asks the server to delete the ID's rows."""
+    from dataclasses import replace
+
+    from voicemode_otel import preference, state
+    from voicemode_otel.otlp_capture import Behaviour
+
+    preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
+    telemetry_id = paths.telemetry_id.read_text().strip()
+    current = state.load_state(paths)
+    state.save_state(
+        paths, replace(current, last_delivered_at=current.opted_in_at, delivered_to=(capture.url,))
+    )
+    capture.answer(Behaviour(204, body=b""))
+
+    async def scenario() -> None:
+        async with stdio_session(_base_env(paths, VOICEMODE_TELEMETRY_ENDPOINT=capture.url)) as session:
+            result = await session.call_tool("telemetry_set_preference", {"enabled": False})
+            assert not result.isError, _text(result)
+            assert result.structuredContent is not None
+            assert result.structuredContent["erasure"][0].startswith("confirmed: confirmed by")
+
+    asyncio.run(scenario())
+    assert [(c.method, c.path) for c in capture.captured] == [("DELETE", f"/v1/installations/{telemetry_id}")]
+    assert not paths.telemetry_id.exists() and not paths.erasure_file.exists()

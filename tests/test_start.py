@@ -198,14 +198,18 @@ def test_start_never_raises(paths: Paths, setup: str, monkeypatch: pytest.Monkey
 
 
 def test_opted_out_start_removes_leftovers(paths: Paths) -> None:
-    """After an opt-out by editing voicemode.env, the next start deletes the ID and state (no SDK needed)."""
+    """After an opt-out by editing voicemode.env, the next start deletes the ID and state (no SDK needed).
+
+    The user's own log of what happened stays (it records the opt-in).
+    """
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     paths.env_file.write_text("VOICEMODE_TELEMETRY=false\n")
     assert voicemode_otel.start() is False
     deadline = time.monotonic() + 10  # the clean-up runs on a background thread
-    while files_under(paths.base) != {"voicemode.env"} and time.monotonic() < deadline:
+    kept = {"voicemode.env", *(f for f in files_under(paths.base) if f.startswith("logs/telemetry/"))}
+    while files_under(paths.base) != kept and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert files_under(paths.base) == {"voicemode.env"}
+    assert files_under(paths.base) == kept
 
 
 def test_do_not_track_pauses_without_deleting(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:

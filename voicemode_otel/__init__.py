@@ -43,9 +43,11 @@ def start(
     """VoiceMode's one call at server start: returns at once, never raises.
 
     With consent, a daemon thread sends a report when one is due (and keeps
-    doing so daily in a long-running server); returns True. Without consent
-    nothing at all happens — unless the user opted out and an ID or unsent
-    report is left, which a background thread then deletes — and returns False.
+    doing so daily in a long-running server); returns True. In local mode the
+    thread builds and logs reports but sends nothing; returns False. Without
+    consent nothing at all happens — unless an opt-out left work behind (an ID
+    or unsent report to delete, a server erasure still owed), which a
+    background thread then does — and returns False.
     """
     try:
         env = os.environ if environ is None else environ
@@ -53,10 +55,7 @@ def start(
         state = consent_core.decide(base, env)[0]
         if state == consent_core.PAUSED:
             return False
-        if state != consent_core.ON and not (
-            os.path.exists(os.path.join(base, "telemetry_id"))
-            or os.path.exists(os.path.join(base, "telemetry"))
-        ):
+        if state not in (consent_core.ON, consent_core.LOCAL) and not _owes_work(base):
             return False
     except Exception:
         return False
@@ -65,6 +64,15 @@ def start(
     _bootstraps.append(None)
     _thread.start_new_thread(_start_reporter, (base, exec_source, version, env))
     return state == consent_core.ON
+
+
+def _owes_work(base: str) -> bool:
+    """An ID, delivery state or an owed erasure left by an opt-out (a few ``lstat`` calls)."""
+    state_dir = os.path.join(base, consent_core.STATE_DIR_NAME)
+    return os.path.lexists(os.path.join(base, "telemetry_id")) or any(
+        os.path.lexists(os.path.join(state_dir, name))
+        for name in ("state.json", "pending.json", "enrollment.json", "local.json", "erasure.json")
+    )
 
 
 _bootstraps: list[None] = []  # one entry per bootstrap thread still starting (list ops are atomic)
@@ -112,11 +120,18 @@ def status(base_dir: str | os.PathLike[str] | None = None) -> Status:
     return current(_paths(base_dir))
 
 
-def set_preference(enabled: bool, base_dir: str | os.PathLike[str] | None = None) -> PreferenceChange:
-    """Opt in or out (refuses to opt in under ``DO_NOT_TRACK``/``OTEL_SDK_DISABLED``)."""
+def set_preference(
+    enabled: bool, base_dir: str | os.PathLike[str] | None = None, *, keep_server_data: bool = False
+) -> PreferenceChange:
+    """Opt in or out (refuses to opt in under ``DO_NOT_TRACK``/``OTEL_SDK_DISABLED``).
+
+    Opting out also asks the server to erase this installation's rows when a
+    report was ever delivered, unless ``keep_server_data``; it never fails
+    for a damaged ``voicemode.env`` (the opt-out is then recorded elsewhere).
+    """
     from voicemode_otel.preference import set_preference as _set
 
-    return _set(_paths(base_dir), enabled)
+    return _set(_paths(base_dir), enabled, keep_server_data=keep_server_data)
 
 
 def preview(base_dir: str | os.PathLike[str] | None = None, **options: Any) -> Preview:

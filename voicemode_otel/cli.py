@@ -1,23 +1,48 @@
 """``voicemode-otel``: see, choose, preview, send and forget — the same code paths as the MCP tools.
 
-Exit codes: 0 success (or nothing to do), 1 a failure (``send``: the report
-stays pending), 2 a configuration problem or a refused request.
+Every command that prints state takes ``--json`` (one JSON document, shapes in
+docs/cli.md); no output carries colour or terminal codes. Exit codes: 0
+success (or nothing to do), 1 a failure that is kept and retried (``send``:
+the report stays pending; ``forget``: the erasure stays owed), 2 a
+configuration problem or a refused request (nothing changed).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from voicemode_otel import consent, texts
 from voicemode_otel.paths import Paths
 
 PROMPT = "Share anonymous usage statistics with the VoiceMode team? [y/N] "
-_PROMPT_EXEMPT = frozenset({"enable", "disable", "mcp"})
+_ASKS = frozenset({None, "status"})
+"""Where a choice makes sense: a bare ``voicemode-otel`` and ``status`` (never ``preview``,
+which the prompt itself recommends for looking before deciding)."""
+
+_ENV_CONSENT = (
+    "VOICEMODE_TELEMETRY (true/false/local/ask), DO_NOT_TRACK, OTEL_SDK_DISABLED, VOICEMODE_BASE_DIR"
+)
+_ENV_EXPORT = (
+    "VOICEMODE_TELEMETRY_ENDPOINT, OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT/HEADERS/TIMEOUT/"
+    "COMPRESSION/CERTIFICATE/CLIENT_KEY/CLIENT_CERTIFICATE/PROTOCOL, OTEL_METRIC_EXPORT_INTERVAL"
+)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("voicemode-otel")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _interactive(stdin: TextIO, stdout: TextIO) -> bool:
@@ -25,6 +50,11 @@ def _interactive(stdin: TextIO, stdout: TextIO) -> bool:
         return stdin.isatty() and stdout.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _wrap(text: str) -> str:
+    width = max(40, min(100, shutil.get_terminal_size(fallback=(80, 24)).columns - 1))
+    return "\n".join(textwrap.fill(paragraph, width) for paragraph in text.split("\n"))
 
 
 def maybe_ask(paths: Paths, environ: Mapping[str, str], stdin: TextIO, stdout: TextIO) -> None:
@@ -40,8 +70,17 @@ def maybe_ask(paths: Paths, environ: Mapping[str, str], stdin: TextIO, stdout: T
         return
     from voicemode_otel.preference import set_preference
 
-    stdout.write(texts.opt_in_prompt().replace(" Would you like to share these statistics?", "") + "\n")
-    stdout.write("`voicemode-otel preview` shows exactly what would be sent.\n")
+    prompt = texts.opt_in_prompt(str(paths.env_file)).replace(
+        " Would you like to share these statistics?", ""
+    )
+    stdout.write(_wrap(prompt) + "\n")
+    stdout.write(
+        _wrap(
+            "`voicemode-otel preview` shows exactly what would be sent; `voicemode-otel local` "
+            "keeps reports here for you to read, sending nothing."
+        )
+        + "\n"
+    )
     try:
         answer = _ask(stdin, stdout)
     except KeyboardInterrupt:  # Ctrl-C means No, whenever it comes
@@ -72,29 +111,41 @@ def _ask(stdin: TextIO, stdout: TextIO) -> bool:
     return False
 
 
+def _emit(out: TextIO, args: argparse.Namespace, document: Mapping[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        out.write(json.dumps(document, indent=2) + "\n")
+    else:
+        out.write(text + "\n")
+
+
 def _status(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     from voicemode_otel import overview
 
     current = overview.current(paths)
     if args.json:
-        out.write(json.dumps(current.to_dict(), indent=2) + "\n")
-    else:
+        _emit(out, args, current.to_dict(), "")
+    elif args.short:
+        out.write(overview.render_short(current) + "\n")
+    elif args.verbose:
         out.write(overview.render(current) + "\n\nWhat is collected:\n" + texts.what_is_collected() + "\n")
+    else:
+        out.write(overview.render(current) + "\n(What is collected: `voicemode-otel status --verbose`.)\n")
     return 0
 
 
-def _set(enabled: bool) -> Callable[[Paths, argparse.Namespace, TextIO], int]:
+def _set(mode: str) -> Callable[[Paths, argparse.Namespace, TextIO], int]:
     def command(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
         from voicemode_otel.envfile import EnvFileError
-        from voicemode_otel.preference import PreferenceRefused, set_preference
+        from voicemode_otel.preference import PreferenceRefused, set_mode
 
         try:
-            change = set_preference(paths, enabled)
+            change = set_mode(paths, mode, keep_server_data=getattr(args, "keep_server_data", False))  # type: ignore[arg-type]
         except (PreferenceRefused, EnvFileError) as error:
-            out.write(f"Nothing changed: {error}\n")
+            _emit(out, args, {"ok": False, "error": str(error)}, f"Nothing changed: {error}")
             return 2
-        out.write(change.describe() + "\n")
-        return 0
+        code = 2 if change.overridden else 0
+        _emit(out, args, {"ok": code == 0, **change.to_dict()}, change.describe())
+        return code
 
     return command
 
@@ -106,63 +157,99 @@ def _preview(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(built.to_json() + "\n")
     else:
-        out.write(next_report.render_summary(built) + "\n\nOTLP/JSON body:\n" + built.to_json() + "\n")
+        out.write(next_report.render_summary(built) + "\n\nWhat is collected:\n" + texts.what_is_collected())
+        out.write("\n\nOTLP/JSON body:\n" + built.to_json() + "\n")
     return 0
 
 
 def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     from voicemode_otel import delivery
+    from voicemode_otel.overview import when
 
-    result = delivery.run(delivery.RunConfig(paths, exec_source="cli", force=True))
-    if result.periods:
-        out.write(f"{result.outcome.value}:\n")
-        out.writelines(f"  report {line}\n" for line in result.periods)
-        if result.outcome is not delivery.Outcome.RETRY:
-            out.write(f"  ({result.message})\n")
-    else:
-        out.write(f"{result.outcome.value}: {result.message}\n")
+    result = delivery.run(
+        delivery.RunConfig(
+            paths, exec_source="cli", force=True, ignore_backoff=True, ignore_retry_after=args.force
+        )
+    )
     ok = (
         delivery.Outcome.DELIVERED,
         delivery.Outcome.NOTHING_TO_SEND,
         delivery.Outcome.NOT_DUE,
         delivery.Outcome.OFF,
+        delivery.Outcome.LOCAL,
     )
-    if result.outcome in ok:
-        return 0
-    return 2 if result.outcome is delivery.Outcome.NO_ENDPOINT else 1
+    code = 0 if result.outcome in ok else 2 if result.outcome is delivery.Outcome.NO_ENDPOINT else 1
+    if result.periods:
+        lines = [f"{result.outcome.value}:", *(f"  report {line}" for line in result.periods)]
+        if result.outcome is not delivery.Outcome.RETRY:
+            lines.append(f"  ({result.message})")
+        text = "\n".join(lines)
+    else:
+        text = f"{result.outcome.value}: {result.message}"
+    document = {
+        "ok": code == 0,
+        "outcome": result.outcome.value,
+        "message": result.message,
+        "periods": list(result.periods),
+        "next_attempt": when(result.next_attempt),
+    }
+    _emit(out, args, document, text)
+    return code
 
 
 def _forget(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     from voicemode_otel.erasure import forget
 
     result = forget(paths)
-    out.write(result.describe() + "\n")
-    if result.ok and consent.decide(paths).enabled:
-        out.write(
-            "Telemetry is still on: a new, unlinkable ID is made at the next report. `disable` stops it.\n"
+    text = result.describe()
+    still_on = result.ok and consent.decide(paths).enabled
+    if still_on:
+        text += (
+            "\nTelemetry is still on: a new, unlinkable ID is made at the next report. `disable` stops it."
         )
+    _emit(out, args, {**result.to_dict(), "still_on": still_on}, text)
     return 0 if result.ok else 1
 
 
 def _log(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     from voicemode_otel import transparency
 
-    entries = list(transparency.read(paths))[-args.limit :] if args.limit else list(transparency.read(paths))
+    lines = transparency.lines(paths)
+    if args.limit:
+        lines = lines[-args.limit :]
     if args.json:
-        out.writelines(json.dumps(entry) + "\n" for entry in entries)
+        out.writelines(json.dumps(line.to_dict()) + "\n" for line in lines)
         return 0
-    if not entries:
+    if not lines:
         out.write(f"Nothing has been sent (log folder: {paths.transparency_dir}).\n")
         return 0
-    for entry in entries:
-        period = f"{entry.get('period_start')} → {entry.get('period_end')}"
-        out.write(f"{entry.get('time')}  {period}  {entry.get('outcome')}  {entry.get('endpoint')}\n")
-        if args.body and "body" in entry:
-            out.write(json.dumps(entry["body"], indent=2) + "\n")
+    for line in lines:
+        period = f"{line.period_start} → {line.period_end}  " if line.period_start else ""
+        tries = f" (after {line.attempts} attempts)" if line.attempts > 1 else ""
+        where = f"  {line.endpoint}" if line.endpoint else ""
+        label = (
+            "report" if line.kind == "report" else f"{line.kind}:" if line.kind != "local" else "local report"
+        )
+        out.write(f"{_seconds(line.time)}  {label}  {period}{line.outcome}{tries}{where}\n")
+        if args.body and line.body is not None:
+            out.write(json.dumps(line.body, indent=2) + "\n")
+    count = len(lines)
     out.write(
-        f"({len(entries)} entries; full bodies with --body or --json; folder {paths.transparency_dir})\n"
+        f"({count} {'entry' if count == 1 else 'entries'}; bodies with --body or --json; "
+        f"the last N with --limit N; folder {paths.transparency_dir})\n"
     )
     return 0
+
+
+def _seconds(stamp: str) -> str:
+    """A logged time as people read it: to the second."""
+    from voicemode_otel.overview import when
+    from voicemode_otel.periods import parse_iso
+
+    try:
+        return when(parse_iso(stamp)) or stamp
+    except ValueError:
+        return stamp
 
 
 def _mcp(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
@@ -175,32 +262,133 @@ def _mcp(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+_HELP: dict[str, tuple[str, str, str, str]] = {
+    # name: (one-line help, description, exit codes, environment)
+    "status": (
+        "on/off and why, endpoint, ID, last send, next due, pending report, owed erasure",
+        "Show whether anonymous usage statistics are on and why, where they go, the anonymous ID, "
+        "the last and next report, a pending report and any erasure the server still owes. "
+        "Changes nothing. On a terminal, with no choice made yet, asks once.",
+        "0 always",
+        f"{_ENV_CONSENT}; {_ENV_EXPORT}",
+    ),
+    "enable": (
+        "opt in (creates a random anonymous ID)",
+        "Opt in: writes VOICEMODE_TELEMETRY=true to voicemode.env (only that line) and creates a "
+        "random anonymous ID. Refused while DO_NOT_TRACK or OTEL_SDK_DISABLED is set.",
+        "0 opted in; 2 refused, voicemode.env could not be written, or the environment overrides it",
+        _ENV_CONSENT,
+    ),
+    "disable": (
+        "opt out: deletes the ID and unsent data, and asks the server to erase what it holds",
+        "Opt out: writes VOICEMODE_TELEMETRY=false, deletes the anonymous ID, the delivery state and any "
+        "unsent report, and — if a report was ever delivered — asks the server to delete every row of the "
+        "ID (retried for 30 days if it cannot be reached). Always works: if voicemode.env cannot be "
+        "changed, the opt-out is recorded in voicemode-otel's own folder.",
+        "0 opted out; 2 the environment still turns it on (the variable is named), or nothing is writable",
+        f"{_ENV_CONSENT}; {_ENV_EXPORT}",
+    ),
+    "local": (
+        "local mode: build and log reports here, never send them",
+        "Local mode, like `go telemetry local`: writes VOICEMODE_TELEMETRY=local; reports are built on "
+        "schedule and written to the local log (`voicemode-otel log --body`), never uploaded, and no ID "
+        "exists. Switch to `enable` or `disable` whenever you like.",
+        "0 local mode on; 2 refused or voicemode.env could not be written",
+        _ENV_CONSENT,
+    ),
+    "preview": (
+        "print the report that would be sent now; sends and writes nothing",
+        "Print the exact report that would be sent next (OTLP/JSON) with a readable summary. Works "
+        "whether telemetry is on or off; sends nothing and writes nothing.",
+        "0 always",
+        f"{_ENV_CONSENT}; VOICEMODE_MCP_HOST",
+    ),
+    "send": (
+        "send the due report now (ignores the 24 h wait and the client's backoff)",
+        "Send every due report now: ignores the 24-hour cadence and the client's own retry backoff. A "
+        "server's Retry-After still in the future is respected unless --force.",
+        "0 delivered, nothing to send, off or local; 1 failed or waiting for the server (the report is kept "
+        "and retried); 2 no endpoint or an invalid one",
+        f"{_ENV_CONSENT}; {_ENV_EXPORT}",
+    ),
+    "forget": (
+        "delete this installation's data on the server, then the local ID, state and log",
+        "Ask the Worker to delete every row of this installation (DELETE /v1/installations/{id}), "
+        "including an erasure an earlier opt-out still owes; then delete the ID, state and the local log. "
+        "The preference is unchanged: while on, the next report gets a new, unlinkable ID.",
+        "0 erased (or nothing to erase); 1 the server could not confirm (retried automatically for 30 days)",
+        f"{_ENV_CONSENT}; {_ENV_EXPORT}",
+    ),
+    "log": (
+        "show what was sent: one line per report with its final outcome",
+        "Show the local transparency log (kept 30 days): one line per report with its final outcome, "
+        "and the events that change what is sent (opt-in, erasure, local reports).",
+        "0 always",
+        "VOICEMODE_BASE_DIR",
+    ),
+    "mcp": (
+        "serve the telemetry MCP tools and resources over stdio",
+        "Serve telemetry_check_status, telemetry_set_preference, telemetry_preview and telemetry_forget "
+        "over stdio for any MCP host. Ends when the client closes stdin.",
+        "0 the client disconnected; 2 the 'mcp' extra is not installed",
+        _ENV_CONSENT,
+    ),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voicemode-otel",
-        description="Opt-in, anonymous usage statistics for VoiceMode. Off unless you enable it.",
+        description="Opt-in, anonymous usage statistics for VoiceMode. Off unless you enable it. "
+        "Without a command: the status (and, on first use at a terminal, one question).",
+        epilog="Exit codes: 0 success; 1 failed but kept for retry; 2 configuration problem or refused.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    status = sub.add_parser("status", help="on/off and why, endpoint, last send, next due, pending")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    sub.add_parser("enable", help="opt in (creates a random anonymous ID)")
-    sub.add_parser("disable", help="opt out (deletes the ID and any unsent report)")
-    preview = sub.add_parser("preview", help="print the report that would be sent now; sends nothing")
-    preview.add_argument("--json", action="store_true", help="print only the OTLP/JSON body")
-    sub.add_parser("send", help="send the due report now (ignores the 24 h wait)")
-    sub.add_parser("forget", help="delete this installation's data on the server, then the local ID")
-    log = sub.add_parser("log", help="show what was sent (the local transparency log)")
-    log.add_argument("--json", action="store_true", help="raw JSON lines, bodies included")
+    parser.add_argument("--version", action="version", version=f"voicemode-otel {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str) -> argparse.ArgumentParser:
+        short, description, codes, env = _HELP[name]
+        return sub.add_parser(
+            name,
+            help=short,
+            description=description,
+            epilog=f"exit codes: {codes}\nenvironment: {env}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    json_help = "one JSON document (shape in docs/cli.md)"
+    status = command("status")
+    shape = status.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help=json_help)
+    shape.add_argument("--short", action="store_true", help="one line")
+    shape.add_argument("--verbose", action="store_true", help="also list everything that is collected")
+    for name in ("enable", "local", "forget"):
+        command(name).add_argument("--json", action="store_true", help=json_help)
+    disable = command("disable")
+    disable.add_argument("--json", action="store_true", help=json_help)
+    disable.add_argument(
+        "--keep-server-data", action="store_true", help="do not ask the server to erase this ID's rows"
+    )
+    preview = command("preview")
+    preview.add_argument(
+        "--json", action="store_true", help="print only the OTLP/JSON body that would be sent"
+    )
+    send = command("send")
+    send.add_argument("--json", action="store_true", help=json_help)
+    send.add_argument("--force", action="store_true", help="send even before a server's Retry-After")
+    log = command("log")
+    log.add_argument("--json", action="store_true", help="one JSON object per line, bodies included")
     log.add_argument("--body", action="store_true", help="include each report's OTLP/JSON body")
-    log.add_argument("--limit", type=int, default=0, help="only the last N entries")
-    sub.add_parser("mcp", help="serve the telemetry MCP tools and resources over stdio")
+    log.add_argument("--limit", type=int, default=0, metavar="N", help="only the last N lines")
+    command("mcp")
     return parser
 
 
 _COMMANDS: dict[str, Callable[[Paths, argparse.Namespace, TextIO], int]] = {
     "status": _status,
-    "enable": _set(True),
-    "disable": _set(False),
+    "enable": _set("on"),
+    "disable": _set("off"),
+    "local": _set("local"),
     "preview": _preview,
     "send": _send,
     "forget": _forget,
@@ -213,10 +401,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``voicemode-otel`` console script."""
     args = _parser().parse_args(argv)
     paths = Paths.from_environ()
-    if args.command not in _PROMPT_EXEMPT:
+    machine_readable = getattr(args, "json", False) or getattr(args, "short", False)
+    if args.command in _ASKS and not machine_readable:
         maybe_ask(paths, os.environ, sys.stdin, sys.stdout)
+    if args.command is None:
+        args = _parser().parse_args(["status"])
     code = _COMMANDS[args.command](paths, args, sys.stdout)
-    sys.stdout.flush()
+    with contextlib.suppress(ValueError, OSError):  # `mcp`: the stdio transport closes stdout when done
+        sys.stdout.flush()
     return code
 
 

@@ -25,6 +25,8 @@ class State(enum.Enum):
     """Why telemetry is on or off; decides what an off state may delete."""
 
     ON = consent_core.ON
+    # Reports are built and kept in the local log, never uploaded (like `go telemetry local`).
+    LOCAL = consent_core.LOCAL
     # A universal kill switch is set: stop everything, delete nothing.
     PAUSED = consent_core.PAUSED
     # The user said no: the ID and unsent data must go.
@@ -42,7 +44,8 @@ class Consent:
     preference: str | None
     """The raw ``VOICEMODE_TELEMETRY`` value that applied, if any."""
     source: str
-    """``DO_NOT_TRACK``, ``OTEL_SDK_DISABLED``, ``environment``, ``voicemode.env`` or ``default``."""
+    """Where it came from: ``DO_NOT_TRACK``, ``OTEL_SDK_DISABLED``, ``environment``,
+    ``opted-out`` (our own record), ``voicemode.env`` or ``default``."""
 
     @property
     def enabled(self) -> bool:
@@ -50,9 +53,23 @@ class Consent:
         return self.state is State.ON
 
     @property
+    def local(self) -> bool:
+        """True in local mode: reports are built and logged here, never sent."""
+        return self.state is State.LOCAL
+
+    @property
+    def collecting(self) -> bool:
+        """True when reports are built at all (on, or local)."""
+        return self.state in (State.ON, State.LOCAL)
+
+    @property
     def revoked(self) -> bool:
-        """True when local telemetry data (ID, unsent report) must be deleted."""
-        return self.state in (State.OFF, State.NOT_ASKED)
+        """True when there is no consent to upload: the ID and unsent report must go, server rows too.
+
+        Local mode counts: it means "build, but never send", so nothing that
+        names this installation to a server is kept.
+        """
+        return self.state in (State.OFF, State.NOT_ASKED, State.LOCAL)
 
 
 def decide(paths: Paths, environ: Mapping[str, str] | None = None) -> Consent:

@@ -11,14 +11,21 @@ Precedence, first match wins (design §2):
 
 1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
 2. ``OTEL_SDK_DISABLED=true`` → paused.
-3. ``VOICEMODE_TELEMETRY`` from the environment, else from ``voicemode.env``:
-   ``true|1|yes|on`` → on; ``false|0|no|off`` → off; anything else → not asked.
-4. Otherwise: not asked.
+3. ``VOICEMODE_TELEMETRY`` from the environment.
+4. An opt-out that voicemode-otel had to record in its own folder
+   (``telemetry/opted-out``) because ``voicemode.env`` could not be changed → off:
+   an opt-out always takes effect, whatever state that file is in.
+5. ``VOICEMODE_TELEMETRY`` from ``voicemode.env``.
+   For 3 and 5: ``true|1|yes|on`` → on; ``false|0|no|off`` → off; ``local`` →
+   local (reports built and logged here, never sent); ``ask``, empty or
+   anything else → not asked (an unrecognised value is named in the reason).
+6. Otherwise: not asked.
 """
 
 from __future__ import annotations
 
 import os
+import stat  # loaded by the interpreter at start-up already: free
 
 TYPE_CHECKING = False  # ``typing`` is not free to import; mypy honours this name
 if TYPE_CHECKING:
@@ -29,10 +36,14 @@ DO_NOT_TRACK = "DO_NOT_TRACK"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
 BASE_DIR_VARIABLE = "VOICEMODE_BASE_DIR"
 ENV_FILE_NAME = "voicemode.env"
+STATE_DIR_NAME = "telemetry"
+OPT_OUT_MARKER_NAME = "opted-out"
 
-ON, PAUSED, OFF, NOT_ASKED = "on", "paused", "off", "not-asked"
+ON, LOCAL, PAUSED, OFF, NOT_ASKED = "on", "local", "paused", "off", "not-asked"
 YES = frozenset({"true", "1", "yes", "on"})
 NO = frozenset({"false", "0", "no", "off"})
+LOCAL_VALUES = frozenset({"local"})
+ASK = "ask"  # VoiceMode's own default: a recognised way to say "not asked yet"
 
 if TYPE_CHECKING:
     Decision = tuple[str, str, str | None, str]
@@ -89,27 +100,60 @@ def parse(text: str) -> dict[str, str]:
 
 
 _cache: dict[str, tuple[tuple[int, int, int], dict[str, str]]] = {}
+MAX_ENV_FILE_BYTES = 1 << 20
+"""VoiceMode's settings are a few kilobytes; a bigger "voicemode.env" is not one to parse."""
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    return "not a regular file"
 
 
 def read_env_file(path: str) -> tuple[dict[str, str], bool, str | None]:
-    """``(values, exists, error)``; re-parsed only when the file changes (one ``stat`` otherwise)."""
+    """``(values, exists, error)``; re-parsed only when the file changes (one ``stat`` otherwise).
+
+    Never blocks and never fails: a FIFO, a directory or a device in the
+    file's place is reported, not opened for reading (``O_NONBLOCK`` and an
+    ``fstat`` check), and bytes that are not UTF-8 are kept as they are
+    (``surrogateescape``), so one odd byte in a comment cannot hide the
+    setting on another line. A link is followed, as VoiceMode itself does.
+    """
     try:
         info = os.stat(path)
     except FileNotFoundError:
         return {}, False, None
     except OSError as error:
         return {}, True, f"cannot read {path}: {error.strerror}"
+    if not stat.S_ISREG(info.st_mode):
+        return {}, True, f"cannot read {path}: it is {_kind(info.st_mode)}"
+    if info.st_size > MAX_ENV_FILE_BYTES:
+        return {}, True, f"cannot read {path}: larger than {MAX_ENV_FILE_BYTES} bytes"
     signature = (info.st_ino, info.st_mtime_ns, info.st_size)
     cached = _cache.get(path)
     if cached is not None and cached[0] == signature:
         return cached[1], True, None
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            values = parse(handle.read())
+        fd = os.open(path, _READ_FLAGS)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO since the stat
+                return {}, True, f"cannot read {path}: it is not a regular file"
+            data = os.read(fd, MAX_ENV_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
     except OSError as error:
         return {}, True, f"cannot read {path}: {error.strerror}"
+    values = parse(data.decode("utf-8", "surrogateescape"))
     _cache[path] = (signature, values)
     return values, True, None
+
+
+def opt_out_marker(base: str) -> str:
+    """Where an opt-out is recorded when ``voicemode.env`` could not be changed."""
+    return os.path.join(base, STATE_DIR_NAME, OPT_OUT_MARKER_NAME)
 
 
 def forget_cached(path: str) -> None:
@@ -126,6 +170,15 @@ def decide(base: str, environ: Mapping[str, str]) -> Decision:
         return PAUSED, "OTEL_SDK_DISABLED=true is set", None, SDK_DISABLED
     if PREFERENCE_VARIABLE in environ:
         return _preference(environ[PREFERENCE_VARIABLE], "environment", "in the environment")
+    marker = opt_out_marker(base)
+    if os.path.lexists(marker):
+        return (
+            OFF,
+            f"opted out with voicemode-otel (recorded in {marker}, because {ENV_FILE_NAME} "
+            "could not be changed); `voicemode-otel enable` opts in again",
+            "false",
+            OPT_OUT_MARKER_NAME,
+        )
     env_file = os.path.join(base, ENV_FILE_NAME)
     values, _, error = read_env_file(env_file)
     if PREFERENCE_VARIABLE in values:
@@ -141,4 +194,21 @@ def _preference(raw: str, source: str, where: str) -> Decision:
         return ON, f"{PREFERENCE_VARIABLE}={raw} {where} (opted in)", raw, source
     if value in NO:
         return OFF, f"{PREFERENCE_VARIABLE}={raw} {where} (opted out)", raw, source
-    return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE}={raw} {where})", raw, source
+    if value in LOCAL_VALUES:
+        return (
+            LOCAL,
+            f"{PREFERENCE_VARIABLE}={raw} {where} (local only: reports are kept here, never sent)",
+            raw,
+            source,
+        )
+    if value == ASK:
+        return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE}={raw} {where})", raw, source
+    if not value:
+        return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE} is empty {where})", raw, source
+    return (
+        NOT_ASKED,
+        f"unrecognised value {raw.strip()!r} for {PREFERENCE_VARIABLE} {where} "
+        "(treated as not asked; use true, false or local)",
+        raw,
+        source,
+    )

@@ -11,7 +11,15 @@ returns what happened. The rules (design §6, docs/design.md):
   408, 429, 5xx → kept and resent unchanged later, not before ``Retry-After``.
   The next period starts only once the pending one is settled.
 * Consent is checked at the start, again right before every request (in the
-  HTTP adapter), and a revoked consent deletes the pending report and the ID.
+  HTTP adapter); a revoked consent gives the ID up (deleting the pending
+  report and asking the server to erase what it holds, :mod:`erasure`).
+* Backoff is the background's patience, not the user's: ``send``
+  (``ignore_backoff``) attempts at once; only a server's ``Retry-After`` holds
+  it, and ``send --force`` (``ignore_retry_after``) not even that.
+* Local mode builds the same reports and logs them, never sends them.
+* Nothing is sent unless it is first persisted: if the pending file or the
+  log cannot be written (disk full, read-only folder, a link in the way), the
+  run stops with that cause and the period is built again next time.
 """
 
 from __future__ import annotations
@@ -25,8 +33,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from voicemode_otel import consent, enrollment, exporter_config, state, transparency
-from voicemode_otel.atomic import ensure_private_dir
+from voicemode_otel import consent, enrollment, erasure, exporter_config, state, transparency
+from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, iso
 from voicemode_otel.schedule import next_due, next_period
@@ -51,6 +59,8 @@ class Outcome(enum.Enum):
     DROPPED = "dropped"
     RETRY = "retry"
     WITHDRAWN = "withdrawn"
+    LOCAL = "kept-locally"
+    STORAGE = "cannot-write"
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,11 @@ class RunConfig:
     exec_source: str = "mcp"
     host_version: str | None = None
     force: bool = False
-    """``voicemode-otel send``: ignore the 24 h cadence (never ``Retry-After``)."""
+    """``voicemode-otel send``: ignore the 24 h cadence."""
+    ignore_backoff: bool = False
+    """``voicemode-otel send``: attempt now, whatever the client's own backoff says."""
+    ignore_retry_after: bool = False
+    """``voicemode-otel send --force``: attempt even before a server's ``Retry-After``."""
     before_send: Callable[[], None] | None = None
     """Called after the report is persisted, right before sending (tests use it)."""
 
@@ -82,8 +96,8 @@ class RunResult:
 @contextlib.contextmanager
 def _exclusive(paths: Paths) -> Iterator[bool]:
     """A non-blocking lock: a second VoiceMode process skips the run instead of racing."""
-    ensure_private_dir(paths.state_dir)
-    handle = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    ensure_private_dir(paths.state_dir, root=paths.base)
+    handle = open_regular(paths.lock_file, os.O_RDWR | os.O_CREAT)
     try:
         try:
             if sys.platform == "win32":
@@ -111,20 +125,38 @@ def run(config: RunConfig) -> RunResult:
     """Do the delivery work that is due now; never raises for I/O or network trouble."""
     paths, env = config.paths, config.environ
     decision = consent.decide(paths, env)
-    if not decision.enabled:
-        if decision.revoked and (paths.telemetry_id.exists() or paths.state_dir.exists()):
-            enrollment.withdraw(paths)
-        return RunResult(Outcome.OFF, f"telemetry is off: {decision.reason}")
     now = config.clock()
-    enrolled = enrollment.enroll(paths, now)
+    try:
+        if decision.revoked and _has_id_or_state(paths, decision):
+            erasure.give_up_id(paths, now, env, keep_local=decision.local)
+        if decision.state is not consent.State.PAUSED:
+            erasure.attempt(paths, env, now)
+        if not decision.collecting:
+            return RunResult(Outcome.OFF, f"telemetry is off: {decision.reason}")
+        if decision.local:
+            return _run_local(config, now)
+        enrolled = enrollment.enroll(paths, now)
+    except OSError as error:
+        return RunResult(Outcome.STORAGE, f"nothing sent: {error}")
     settings = exporter_config.resolve(env)
     if settings.problem or not settings.endpoint:
         return RunResult(Outcome.NO_ENDPOINT, f"nothing sent: {settings.problem}")
-    with _exclusive(paths) as acquired:
-        if not acquired:
-            return RunResult(Outcome.BUSY, "another VoiceMode process is sending; skipped")
-        transparency.prune(paths, now)
-        return _work(config, enrolled, settings, now)
+    try:
+        with _exclusive(paths) as acquired:
+            if not acquired:
+                return RunResult(Outcome.BUSY, "another VoiceMode process is sending; skipped")
+            transparency.prune(paths, now)
+            return _work(config, enrolled, settings, now)
+    except OSError as error:
+        return RunResult(
+            Outcome.STORAGE,
+            f"nothing sent: cannot write the report first ({error}); it is built again next time",
+        )
+
+
+def _has_id_or_state(paths: Paths, decision: consent.Consent) -> bool:
+    names = ("state.json", "pending.json", "enrollment.json") + (() if decision.local else ("local.json",))
+    return os.path.lexists(paths.telemetry_id) or any(os.path.lexists(paths.state_dir / n) for n in names)
 
 
 def _work(
@@ -152,20 +184,40 @@ def _work(
                 outcomes.append(Outcome.NOTHING_TO_SEND)
                 last = RunResult(Outcome.NOTHING_TO_SEND, "no session completed in the period")
                 continue
-        elif current.retry_not_before and now < current.retry_not_before:
-            return RunResult(
-                Outcome.WAITING,
-                f"report for {pending.period.label()} is pending; "
-                f"next attempt after {iso(current.retry_not_before)}",
-                tuple(done),
-                current.retry_not_before,
-            )
+        else:
+            waiting = _waiting(config, current, pending, now)
+            if waiting is not None:
+                return replace(waiting, periods=tuple(done))
         last = _send(config, pending, settings, now)
         done.append(f"{pending.period.label()}: {last.message}")
         outcomes.append(last.outcome)
         if last.outcome in (Outcome.RETRY, Outcome.WITHDRAWN):
             return replace(last, periods=tuple(done))
     return replace(last, periods=tuple(done))
+
+
+def _waiting(
+    config: RunConfig, current: state.DeliveryState, pending: state.PendingReport, now: datetime
+) -> RunResult | None:
+    """Why the pending report may not be sent yet, or None to send it now."""
+    label = pending.period.label()
+    server = current.server_retry_after
+    if server and now < server and not config.ignore_retry_after:
+        return RunResult(
+            Outcome.WAITING,
+            f"report for {label} is pending; the server asked for no retry before {iso(server)} "
+            "(Retry-After; `voicemode-otel send --force` sends anyway)",
+            next_attempt=server,
+        )
+    backoff = current.retry_not_before
+    if backoff and now < backoff and not config.ignore_backoff:
+        return RunResult(
+            Outcome.WAITING,
+            f"report for {label} is pending; next attempt after {iso(backoff)} "
+            "(`voicemode-otel send` tries now)",
+            next_attempt=backoff,
+        )
+    return None
 
 
 def _overall(outcomes: list[Outcome]) -> Outcome:
@@ -203,11 +255,15 @@ def _prepare(
     built = report.build(sessions, period, attributes)
     pending = state.PendingReport(period, built.body, built.session_count, now)
     state.save_pending(paths, pending)
-    state.save_state(paths, replace(current, failures=0, retry_not_before=None))
-    transparency.append(
-        paths,
-        transparency.Entry(now, "pending", endpoint, period, "pending", otlp_json.to_dict(built.request)),
-    )
+    try:
+        transparency.append(
+            paths,
+            transparency.Entry(now, "pending", endpoint, period, "pending", otlp_json.to_dict(built.request)),
+        )
+        state.save_state(paths, replace(current, failures=0, retry_not_before=None, server_retry_after=None))
+    except OSError:
+        remove(paths.pending_file)  # not in the user's log means not sent: build it again next time
+        raise
     return pending
 
 
@@ -234,10 +290,8 @@ def _send(
     if result.outcome == "withdrawn":
         decision = consent.decide(paths, config.environ)
         if decision.revoked:
-            enrollment.withdraw(paths)
-        transparency.append(
-            paths, transparency.Entry(now, "outcome", endpoint, pending.period, "withdrawn: nothing sent")
-        )
+            erasure.give_up_id(paths, now, config.environ, keep_local=decision.local)
+        _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, "withdrawn: nothing sent"))
         return RunResult(Outcome.WITHDRAWN, f"not sent: {decision.reason}")
     if result.outcome == "delivered":
         _settle(config, pending, now, endpoint, "delivered", result.detail)
@@ -247,22 +301,83 @@ def _send(
         return RunResult(Outcome.DROPPED, f"dropped: the endpoint refused it ({result.detail})")
     current = state.load_state(paths)
     failures = current.failures + 1
-    wait = timedelta(seconds=result.retry_after_seconds) if result.retry_after_seconds else _backoff(failures)
-    retry_at = now + min(wait, BACKOFF_CAP)
+    retry_at = now + _backoff(failures)
+    server_after = None
+    if result.retry_after_seconds:
+        server_after = now + min(timedelta(seconds=result.retry_after_seconds), BACKOFF_CAP)
+        retry_at = max(retry_at, server_after)
     state.save_state(
         paths,
         replace(
             current,
             failures=failures,
             retry_not_before=retry_at,
+            server_retry_after=server_after,
             last_attempt_at=now,
             last_outcome=f"will retry: {result.detail}",
         ),
     )
-    transparency.append(
-        paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"will retry: {result.detail}")
-    )
+    _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"will retry: {result.detail}"))
     return RunResult(Outcome.RETRY, f"kept for retry after {iso(retry_at)} ({result.detail})", (), retry_at)
+
+
+def _note(paths: Paths, entry: transparency.Entry) -> None:
+    """Log what already happened; a full disk must not turn a delivered report into an error."""
+    try:
+        transparency.append(paths, entry)
+    except OSError as error:
+        _log.warning("voicemode-otel: could not write the transparency log: %s", error)
+
+
+def _run_local(config: RunConfig, now: datetime) -> RunResult:
+    """Local mode: build each due period's report and log it; nothing is ever sent."""
+    from voicemode_otel import otlp_json, report
+    from voicemode_otel.identity import PLACEHOLDER_ID
+    from voicemode_otel.resource_detector import installation_attributes
+    from voicemode_otel.sessions import completed_sessions
+
+    paths = config.paths
+    cadence = exporter_config.resolve(config.environ).cadence
+    done: list[str] = []
+    with _exclusive(paths) as acquired:
+        if not acquired:
+            return RunResult(Outcome.BUSY, "another VoiceMode process is working; skipped")
+        transparency.prune(paths, now)
+        local = state.load_local(paths)
+        if local.opted_in_at is None:
+            local = state.DeliveryState(opted_in_at=now)
+            state.save_local(paths, local)
+        for _ in range(MAX_PERIODS_PER_RUN):
+            assert local.opted_in_at is not None
+            period = next_period(local, local.opted_in_at, now, cadence, force=config.force)
+            if period is None:
+                break
+            sessions = [
+                s for s in completed_sessions(paths.conversations_dir, period) if s.first >= local.opted_in_at
+            ]
+            if sessions:
+                attributes = installation_attributes(
+                    PLACEHOLDER_ID,
+                    exec_source=config.exec_source,
+                    environ=config.environ,
+                    version=config.host_version,
+                )
+                built = report.build(sessions, period, attributes)
+                outcome = f"kept locally (local mode, never uploaded), {len(sessions)} sessions"
+                transparency.append(
+                    paths,
+                    transparency.Entry(now, "local", "", period, outcome, otlp_json.to_dict(built.request)),
+                )
+                done.append(f"{period.label()}: {outcome}")
+            else:
+                done.append(f"{period.label()}: nothing to log")
+            local = replace(local, acked_until=period.end, last_attempt_at=now)
+            state.save_local(paths, local)
+    assert local.opted_in_at is not None
+    due = next_due(local, local.opted_in_at, cadence)
+    if not done:
+        return RunResult(Outcome.NOT_DUE, f"local mode: no report is due until {iso(due)}", (), due)
+    return RunResult(Outcome.LOCAL, "local mode: reports logged here, nothing sent", tuple(done), due)
 
 
 def _settle(
@@ -276,14 +391,15 @@ def _settle(
         acked_until=pending.period.end,
         failures=0,
         retry_not_before=None,
+        server_retry_after=None,
         last_attempt_at=now,
         last_outcome=f"{kind}: {detail}",
         last_delivered_at=now if delivered else current.last_delivered_at,
+        delivered_until=pending.period.end if delivered else current.delivered_until,
+        delivered_to=tuple(sorted({*current.delivered_to, endpoint})) if delivered else current.delivered_to,
     )
     state.save_state(paths, updated)
     state.clear_pending(paths)
-    transparency.append(
-        paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"{kind}: {detail}")
-    )
+    _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"{kind}: {detail}"))
     if kind == "dropped":
         _log.warning("voicemode-otel: report for %s dropped: %s", pending.period.label(), detail)

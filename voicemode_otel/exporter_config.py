@@ -53,9 +53,14 @@ class ExportSettings:
 
     def installation_url(self, telemetry_id: str) -> str | None:
         """The Worker's ``DELETE /v1/installations/{id}`` URL for this endpoint, if it is a Worker."""
-        if not self.endpoint or not self.endpoint.rstrip("/").endswith(METRICS_PATH):
-            return None
-        return self.endpoint.rstrip("/")[: -len(METRICS_PATH)] + f"/v1/installations/{telemetry_id}"
+        return installation_url(self.endpoint, telemetry_id) if self.endpoint else None
+
+
+def installation_url(endpoint: str, telemetry_id: str) -> str | None:
+    """``DELETE /v1/installations/{id}`` beside a Worker's ``/v1/metrics``; None for other endpoints."""
+    if not endpoint.rstrip("/").endswith(METRICS_PATH):
+        return None
+    return endpoint.rstrip("/")[: -len(METRICS_PATH)] + f"/v1/installations/{telemetry_id}"
 
 
 def _pick(env: Mapping[str, str], name: str) -> tuple[str | None, str | None]:

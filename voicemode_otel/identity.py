@@ -9,10 +9,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from voicemode_otel.atomic import remove, write_private
+from voicemode_otel.atomic import UnsafePath, read_private, remove, write_private
 from voicemode_otel.paths import Paths
 
 _log = logging.getLogger(__name__)
+
+PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+"""Stands in for the ID where none may exist: previews without consent, local mode."""
 
 
 def is_valid(candidate: str) -> bool:
@@ -25,18 +28,34 @@ def is_valid(candidate: str) -> bool:
 
 
 def read(paths: Paths) -> str | None:
-    """The stored ID, or None when it is missing or not a valid UUIDv4 (never raises)."""
+    """The stored ID, or None when it is missing, not a valid UUIDv4, or behind a link (never raises)."""
     try:
-        text = paths.telemetry_id.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+        data = read_private(paths.telemetry_id, limit=4096)
+    except (OSError, ValueError):
         return None
+    text = data.decode("utf-8", "replace").strip() if data else ""
     return text if is_valid(text) else None
+
+
+def problem(paths: Paths) -> str | None:
+    """Why an ID file that exists is not used (a link, a FIFO, not a UUIDv4), for ``status``."""
+    try:
+        data = read_private(paths.telemetry_id, limit=4096)
+    except UnsafePath as error:
+        return f"{error} (treated as absent)"
+    except (OSError, ValueError) as error:
+        return f"{paths.telemetry_id} cannot be read ({error}); treated as absent"
+    if data is not None and read(paths) is None:
+        return f"{paths.telemetry_id} does not hold a valid UUIDv4; it is replaced at the next report"
+    return None
 
 
 def ensure(paths: Paths) -> str:
     """The stored ID, creating it (0600) if missing and replacing it if corrupt.
 
     Call only under consent: this is the one place an ID comes into being.
+    Raises :class:`~voicemode_otel.atomic.UnsafePath` when a link or a
+    non-regular file sits at the ID's path: it is never written through.
     """
     existing = read(paths)
     if existing:
@@ -44,7 +63,7 @@ def ensure(paths: Paths) -> str:
     if paths.telemetry_id.exists():
         _log.warning("voicemode-otel: %s was not a valid UUIDv4; replaced it", paths.telemetry_id)
     new_id = str(uuid.uuid4())
-    write_private(paths.telemetry_id, new_id + "\n")
+    write_private(paths.telemetry_id, new_id + "\n", root=paths.base)
     return new_id
 
 

@@ -58,6 +58,8 @@ class PreferenceResult(TypedDict):
     previous: str | None
     telemetry_id: str | None
     removed: list[str]
+    erasure: list[str]
+    effective_state: str
     effective_reason: str
     text: str
 
@@ -87,6 +89,7 @@ def _status(paths: Paths) -> StatusResult:
     data = current.to_dict()
     needs_answer = current.consent.state is consent.State.NOT_ASKED and current.consent.preference is None
     text = overview.render(current) + "\n\nWhat is collected:\n" + texts.what_is_collected()
+    how_to_change = texts.how_to_change(str(paths.env_file))
     if needs_answer:
         text += "\n\n" + ASK_THE_USER
     return StatusResult(
@@ -101,7 +104,7 @@ def _status(paths: Paths) -> StatusResult:
         pending=data["pending_period"],
         collected=texts.collected_lines(),
         never_collected=list(texts.NEVER_COLLECTED),
-        how_to_change=texts.HOW_TO_CHANGE,
+        how_to_change=how_to_change,
         instructions=ASK_THE_USER if needs_answer else None,
         text=text,
     )
@@ -148,11 +151,13 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.tool(
         name="telemetry_set_preference", annotations={"destructiveHint": True, "idempotentHint": True}
     )
-    def telemetry_set_preference(enabled: bool) -> PreferenceResult:
+    def telemetry_set_preference(enabled: bool, keep_server_data: bool = False) -> PreferenceResult:
         """Record the user's choice to share (true) or not share (false) anonymous usage statistics.
 
         Only call this with the user's explicit answer. Opting out deletes the
-        anonymous ID and any unsent report. Takes effect at once.
+        anonymous ID and any unsent report and asks the server to erase what it
+        holds of this installation (unless keep_server_data is true). Takes
+        effect at once.
         """
         from voicemode_otel import runner
         from voicemode_otel.envfile import EnvFileError
@@ -160,16 +165,18 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
 
         where = paths()
         try:
-            change = set_preference(where, enabled)
+            change = set_preference(where, enabled, keep_server_data=keep_server_data)
         except (PreferenceRefused, EnvFileError) as error:
             raise ToolError(str(error)) from error
-        if change.effective.enabled:
+        if change.effective.collecting:
             runner.start(base_dir=where.base)
         return PreferenceResult(
             enabled=change.enabled,
             previous=change.previous,
             telemetry_id=change.telemetry_id,
             removed=list(change.removed),
+            erasure=[f"{a.outcome}: {a.detail}" for a in change.erasure],
+            effective_state=change.effective.state.value,
             effective_reason=change.effective.reason,
             text=change.describe(),
         )
@@ -195,7 +202,9 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
 
         result = forget(paths())
         if not result.ok:
-            retry = "Nothing was deleted locally. Call telemetry_forget again to retry."
+            retry = (
+                "The erasure is retried automatically for 30 days; call telemetry_forget again to retry now."
+            )
             raise ToolError(f"{result.describe()}\n{retry}")
         return ForgetResult(server=result.server, removed=list(result.removed), text=result.describe())
 
@@ -207,19 +216,26 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.resource(OPT_IN_URI, name="telemetry_opt_in_prompt", mime_type="text/plain")
     def opt_in_resource() -> str:
         """What is and is not collected and how to change it later; short enough to read aloud."""
-        return texts.opt_in_prompt()
+        return texts.opt_in_prompt(str(paths().env_file))
 
 
 def build_server(base_dir: str | os.PathLike[str] | None = None) -> FastMCP:
-    """A standalone server with just the telemetry tools (``voicemode-otel mcp``)."""
+    """A standalone server with just the telemetry tools (``voicemode-otel mcp``); serverInfo names us."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("voicemode-otel")
+    except PackageNotFoundError:
+        ours = "0+unknown"
     server: FastMCP = FastMCP(
-        "voicemode-telemetry",
+        "voicemode-otel",
         instructions=f"Check, preview, choose or forget VoiceMode's anonymous statistics. {ASK_THE_USER}",
+        version=ours,
     )
     register(server, base_dir=base_dir)
     return server
 
 
 def serve_stdio() -> None:
-    """Serve over stdio until the client disconnects."""
-    build_server().run(transport="stdio", show_banner=False)
+    """Serve over stdio until the client disconnects (closes stdin); quiet on stderr."""
+    build_server().run(transport="stdio", show_banner=False, log_level="WARNING")

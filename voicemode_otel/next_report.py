@@ -17,12 +17,12 @@ from datetime import datetime, timedelta, timezone
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from voicemode_otel import consent, contract, enrollment, otlp_json, report, schedule, state
+from voicemode_otel.identity import PLACEHOLDER_ID
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, floor_hour, iso
 from voicemode_otel.resource_detector import installation_attributes
 from voicemode_otel.sessions import ReadStats, completed_sessions
 
-PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
 _BAR_WIDTH = 28
 
 
@@ -50,7 +50,11 @@ def build(
     exec_source: str = "mcp",
     version: str | None = None,
 ) -> Preview:
-    """Build the preview; creates no ID and writes nothing."""
+    """Build the preview; creates no ID and writes nothing.
+
+    The note names the same decision ``status`` shows (one consent check, the
+    same recovered state), so the two can never disagree.
+    """
     env = os.environ if environ is None else environ
     moment = now or datetime.now(timezone.utc)
     decision = consent.decide(paths, env)
@@ -61,26 +65,46 @@ def build(
         note = "This report is already saved and waiting to be sent; it will be sent exactly as shown."
         return Preview(decision, pending.period, request, pending.session_count, note, stats)
     enrolled = enrollment.current(paths) if decision.enabled else None
+    since: datetime | None = enrolled.opted_in_at if enrolled else None
+    schedule_state = state.load_state(paths, moment)
+    if decision.local:
+        schedule_state = state.load_local(paths)
+        since = schedule_state.opted_in_at
     period = None
-    if enrolled is not None:
-        period = schedule.next_period(
-            state.load_state(paths), enrolled.opted_in_at, moment, timedelta(), force=True
-        )
-    if period is None:
-        end = floor_hour(moment)
-        period = Period(end - timedelta(hours=24), end)
+    if since is not None:
+        period = schedule.next_period(schedule_state, since, moment, timedelta(), force=True)
+    if period is not None:
         note = (
-            "Telemetry is on but the first period has not ended yet; "
-            "this shows what the last 24 hours would look like."
-            if enrolled
-            else f"Telemetry is OFF ({decision.reason}); nothing is sent. "
-            "This shows what a report of the last 24 hours would look like, with a placeholder ID."
+            "Local mode: this is the next report, built as it will be logged here. Nothing is ever sent."
+            if decision.local
+            else "This is the report for the next period, built as the sender would build it."
         )
     else:
-        note = "This is the report for the next period, built as the sender would build it."
+        end = floor_hour(moment)
+        period = Period(end - timedelta(hours=24), end)
+        if decision.enabled and enrolled:
+            note = (
+                "Telemetry is ON but the first period has not ended yet; "
+                "this shows what the last 24 hours would look like."
+            )
+        elif decision.enabled:
+            note = (
+                f"Telemetry is ON ({decision.reason}). The anonymous ID is made with the first report; "
+                "this shows what the last 24 hours would look like, with a placeholder ID."
+            )
+        elif decision.local:
+            note = (
+                f"Telemetry is in LOCAL mode ({decision.reason}); nothing is sent. "
+                "This shows what a report of the last 24 hours would look like."
+            )
+        else:
+            note = (
+                f"Telemetry is OFF ({decision.reason}); nothing is sent. "
+                "This shows what a report of the last 24 hours would look like, with a placeholder ID."
+            )
     sessions = completed_sessions(paths.conversations_dir, period, stats)
-    if enrolled is not None:
-        sessions = [s for s in sessions if s.first >= enrolled.opted_in_at]
+    if since is not None:
+        sessions = [s for s in sessions if s.first >= since]
     telemetry_id = enrolled.telemetry_id if enrolled else PLACEHOLDER_ID
     attributes = installation_attributes(telemetry_id, exec_source=exec_source, environ=env, version=version)
     request = (

@@ -1,20 +1,29 @@
-"""What is going on, read-only: consent, endpoint, ID, last send, next due, pending report.
+"""What is going on, read-only: consent, endpoint, ID, last send, next due, pending report, erasure.
 
 Used by ``voicemode-otel status``, the MCP status tool and resource. Reading
-status never creates or changes a file.
+status never creates or changes a file, and it shows the same decision and
+the same (recovered, if need be) state that delivery and ``preview`` use.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from voicemode_otel import consent, exporter_config, identity, schedule, state
+from voicemode_otel import consent, erasure, exporter_config, identity, schedule, state
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, iso
+
+SCHEMA = 2
+"""Version of the ``status --json`` shape; bumped only when a key changes meaning or goes."""
+
+
+def when(moment: datetime | None) -> str | None:
+    """A time as people read it: UTC, to the second."""
+    return iso(moment.replace(microsecond=0)) if moment else None
 
 
 @dataclass(frozen=True)
@@ -35,22 +44,38 @@ class Status:
     pending_sessions: int | None
     retry_not_before: datetime | None
     next_due: datetime | None
+    endpoint_warnings: tuple[str, ...] = ()
+    server_retry_after: datetime | None = None
+    id_problem: str | None = None
+    state_recovered: str | None = None
+    erasures: tuple[erasure.Request, ...] = field(default_factory=tuple)
+    local_since: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """ON, LOCAL, PAUSED or OFF."""
+        state_ = self.consent.state
+        if state_ is consent.State.ON:
+            return "ON"
+        if state_ is consent.State.LOCAL:
+            return "LOCAL"
+        return "PAUSED" if state_ is consent.State.PAUSED else "OFF"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (times in UTC ISO 8601)."""
-
-        def when(moment: datetime | None) -> str | None:
-            return iso(moment) if moment else None
-
+        """The stable ``status --json`` shape (times in UTC ISO 8601, to the second)."""
         return {
+            "schema": SCHEMA,
             "enabled": self.consent.enabled,
             "state": self.consent.state.value,
             "reason": self.consent.reason,
+            "source": self.consent.source,
             "base_dir": self.base_dir,
             "endpoint": self.endpoint,
             "endpoint_source": self.endpoint_source,
             "endpoint_problem": self.endpoint_problem,
+            "endpoint_warnings": list(self.endpoint_warnings),
             "telemetry_id": self.telemetry_id,
+            "telemetry_id_problem": self.id_problem,
             "opted_in_at": when(self.opted_in_at),
             "reported_until": when(self.acked_until),
             "last_delivered_at": when(self.last_delivered_at),
@@ -58,7 +83,11 @@ class Status:
             "pending_period": self.pending_period.label() if self.pending_period else None,
             "pending_sessions": self.pending_sessions,
             "retry_not_before": when(self.retry_not_before),
+            "server_retry_after": when(self.server_retry_after),
             "next_due": when(self.next_due),
+            "state_recovered": self.state_recovered,
+            "erasures": [r.to_dict() for r in self.erasures],
+            "local_since": when(self.local_since),
         }
 
 
@@ -69,6 +98,7 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
     settings = exporter_config.resolve(env)
     delivery = state.load_state(paths)
     pending = state.load_pending(paths, discard_corrupt=False)
+    local = state.load_local(paths) if decision.local else None
     next_due = None
     if decision.enabled and delivery.opted_in_at is not None and not settings.problem:
         next_due = (
@@ -76,13 +106,17 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
             if pending
             else schedule.next_due(delivery, delivery.opted_in_at, settings.cadence)
         )
+    if local is not None and local.opted_in_at is not None:
+        next_due = schedule.next_due(local, local.opted_in_at, settings.cadence)
     return Status(
         base_dir=str(paths.base),
         consent=decision,
         endpoint=settings.endpoint,
         endpoint_source=settings.endpoint_source,
         endpoint_problem=settings.problem,
+        endpoint_warnings=tuple(getattr(settings, "warnings", ())),
         telemetry_id=identity.read(paths),
+        id_problem=identity.problem(paths),
         opted_in_at=delivery.opted_in_at,
         acked_until=delivery.acked_until,
         last_delivered_at=delivery.last_delivered_at,
@@ -90,35 +124,73 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
         pending_period=pending.period if pending else None,
         pending_sessions=pending.session_count if pending else None,
         retry_not_before=delivery.retry_not_before,
+        server_retry_after=delivery.server_retry_after,
         next_due=next_due,
+        state_recovered=delivery.recovered,
+        erasures=tuple(erasure.load(paths)),
+        local_since=local.opted_in_at if local else None,
     )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def render_short(status: Status) -> str:
+    """One line: the state, why, and what is outstanding."""
+    parts = [f"telemetry {status.label}: {status.consent.reason}"]
+    if status.pending_period:
+        parts.append(f"a report is pending ({_plural(status.pending_sessions or 0, 'session')})")
+    if status.erasures:
+        parts.append(f"{_plural(len(status.erasures), 'erasure')} owed by the server")
+    if status.endpoint_problem and status.consent.enabled:
+        parts.append(status.endpoint_problem)
+    return "; ".join(parts)
 
 
 def render(status: Status) -> str:
     """The status as a few lines a person can read."""
     on = status.consent.enabled
-    lines = [
-        f"Telemetry: {'ON' if on else 'OFF'} — {status.consent.reason}",
-        f"Endpoint:  {status.endpoint or '(none)'}"
-        + (f" [{status.endpoint_source}]" if status.endpoint else "")
-        + (f" — {status.endpoint_problem}" if status.endpoint_problem else ""),
-        f"ID:        {status.telemetry_id or '(none: created only when you opt in)'}",
-    ]
-    if status.opted_in_at:
-        lines.append(f"Opted in:  {iso(status.opted_in_at)} (nothing from before this is ever sent)")
-    lines.append(f"Last sent: {iso(status.last_delivered_at) if status.last_delivered_at else 'never'}")
-    if status.last_outcome:
+    lines = [f"Telemetry: {status.label} — {status.consent.reason}"]
+    if not status.consent.local:
+        lines.append(
+            f"Endpoint:  {status.endpoint or '(none)'}"
+            + (f" [{status.endpoint_source}]" if status.endpoint else "")
+            + (f" — {status.endpoint_problem}" if status.endpoint_problem else "")
+        )
+        lines.extend(f"Warning:   {warning}" for warning in status.endpoint_warnings)
+    if status.id_problem:
+        lines.append(f"ID:        (none) — {status.id_problem}")
+    elif status.consent.local:
+        lines.append("ID:        (none: local mode never sends, so no ID exists)")
+    else:
+        lines.append(f"ID:        {status.telemetry_id or '(none: created only when you opt in)'}")
+    if status.local_since:
+        lines.append(f"Local since: {when(status.local_since)} (reports are logged: `voicemode-otel log`)")
+    if status.opted_in_at and on:
+        lines.append(f"Opted in:  {when(status.opted_in_at)} (nothing from before this is ever sent)")
+    if status.state_recovered:
+        lines.append(f"Recovered: {status.state_recovered}; rebuilt from enrollment.json and the log")
+    if on or status.last_delivered_at:
+        lines.append(f"Last sent: {when(status.last_delivered_at) or 'never'}")
+    if status.last_outcome and on:
         lines.append(f"Last outcome: {status.last_outcome}")
-    if status.pending_period:
-        retry = f", next attempt after {iso(status.retry_not_before)}" if status.retry_not_before else ""
-        period, count = status.pending_period.label(), status.pending_sessions
-        lines.append(f"Pending:   report for {period} ({count} sessions){retry}")
-    if status.next_due and on:
+    if status.pending_period and on:
+        retry = ""
+        if status.server_retry_after and status.server_retry_after > datetime.now(timezone.utc):
+            retry = f", the server asked to wait until {when(status.server_retry_after)}"
+        elif status.retry_not_before:
+            retry = f", next automatic attempt after {when(status.retry_not_before)}"
+        period, count = status.pending_period.label(), status.pending_sessions or 0
+        lines.append(f"Pending:   report for {period} ({_plural(count, 'session')}){retry}")
+    if status.next_due and status.consent.collecting:
         overdue = status.next_due <= datetime.now(timezone.utc)
-        when = "now (at the next start of VoiceMode, or `voicemode-otel send`)" if overdue else ""
-        lines.append(f"Next due:  {when or iso(status.next_due)}")
+        soon = "now (at the next start of VoiceMode, or `voicemode-otel send`)" if overdue else ""
+        lines.append(f"Next due:  {soon or when(status.next_due)}")
+    lines.extend(f"Erasure:   {line}" for line in erasure.describe_owed(list(status.erasures)))
     if status.consent.state is consent.State.NOT_ASKED:
         lines.append(
-            "Turn on with `voicemode-otel enable`; `voicemode-otel preview` shows what would be sent."
+            "Turn on with `voicemode-otel enable` (or try `voicemode-otel local` first); "
+            "`voicemode-otel preview` shows what would be sent."
         )
     return "\n".join(lines)

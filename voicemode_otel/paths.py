@@ -39,7 +39,27 @@ class Paths:
     @property
     def state_dir(self) -> Path:
         """Delivery bookkeeping: opt-in time, acknowledged periods, the pending report."""
-        return self.base / "telemetry"
+        return self.base / consent_core.STATE_DIR_NAME
+
+    @property
+    def enrollment_file(self) -> Path:
+        """When the user opted in, written once: survives a corrupt ``state.json``."""
+        return self.state_dir / "enrollment.json"
+
+    @property
+    def local_state_file(self) -> Path:
+        """Local mode's own bookkeeping (its start and the periods already logged)."""
+        return self.state_dir / "local.json"
+
+    @property
+    def erasure_file(self) -> Path:
+        """An opted-out ID whose server-side rows are still to be deleted (and nothing else)."""
+        return self.state_dir / "erasure.json"
+
+    @property
+    def opt_out_marker(self) -> Path:
+        """An opt-out recorded here because ``voicemode.env`` could not be changed."""
+        return Path(consent_core.opt_out_marker(str(self.base)))
 
     @property
     def state_file(self) -> Path:

@@ -1,9 +1,18 @@
-"""Recording the user's choice — the one code path behind ``enable``/``disable`` and the MCP tool.
+"""Recording the user's choice — the one code path behind ``enable``/``disable``/``local`` and the MCP tool.
 
-Opting in writes ``VOICEMODE_TELEMETRY=true`` and enrolls (ID + opt-in time);
-opting out writes ``false`` and deletes the ID and any unsent report. Both
-take effect at once: consent is re-read on every check, and a reporter
-thread in this process is woken to notice.
+Opting in writes ``VOICEMODE_TELEMETRY=true`` and enrolls (ID + opt-in time).
+Opting out writes ``false``, gives the ID up — asking the server to erase its
+rows if a report was ever delivered (:mod:`voicemode_otel.erasure`) — and
+deletes any unsent report. Local mode writes ``local``: reports are built and
+logged here, never sent, so the ID goes too.
+
+An opt-out never fails: when ``voicemode.env`` cannot be changed (a directory
+in its place, a read-only file, a link to someone else's file, no space) the
+opt-out is recorded in voicemode-otel's own folder (``telemetry/opted-out``),
+which consent reads before the file, and the reply says so. Only if nothing
+at all can be written does it fail, naming the two settings that still work.
+Every change takes effect at once: consent is re-read on every check, and a
+reporter thread in this process is woken to notice.
 """
 
 from __future__ import annotations
@@ -12,70 +21,173 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Literal
 
-from voicemode_otel import consent, enrollment, envfile
+from voicemode_otel import consent, enrollment, envfile, erasure
+from voicemode_otel.atomic import remove, write_private
 from voicemode_otel.paths import Paths
+from voicemode_otel.periods import iso
 
-ENV_FILE_COMMENT = "Anonymous usage statistics (voicemode-otel): true, false or ask"
+ENV_FILE_COMMENT = "Anonymous usage statistics (voicemode-otel): true, false, local or ask"
+Mode = Literal["on", "off", "local"]
+_VALUES: dict[str, str] = {"on": "true", "off": "false", "local": "local"}
 
 
 class PreferenceRefused(Exception):
-    """The choice cannot be recorded now (a universal opt-out is set); nothing changed."""
+    """The choice cannot be recorded now (a universal opt-out is set, or nothing is writable)."""
 
 
 @dataclass(frozen=True)
 class PreferenceChange:
     """Exactly what changed, for the CLI and MCP replies."""
 
-    enabled: bool
+    mode: Mode
     previous: str | None
     env_file: str
     telemetry_id: str | None
     removed: tuple[str, ...]
     effective: consent.Consent
     """The decision after the change; differs from the choice if the environment overrides the file."""
+    notes: tuple[str, ...] = ()
+    erasure: tuple[erasure.Attempt, ...] = ()
+    unsupported: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        """The choice was to opt in."""
+        return self.mode == "on"
+
+    @property
+    def overridden(self) -> bool:
+        """The environment decides otherwise than the choice: the choice does not apply yet."""
+        wanted = {"on": consent.State.ON, "off": consent.State.OFF, "local": consent.State.LOCAL}[self.mode]
+        if self.mode == "off" and self.effective.state is consent.State.PAUSED:
+            return False  # paused sends nothing either; the opt-out holds once the pause is lifted
+        return self.effective.state is not wanted
 
     def describe(self) -> str:
         """A sentence per change."""
-        lines = [
-            f"Set VOICEMODE_TELEMETRY={'true' if self.enabled else 'false'} in {self.env_file} "
-            f"(was {self.previous if self.previous is not None else 'not set'})."
-        ]
+        previous = self.previous if self.previous is not None else "not set"
+        lines = [f"Set VOICEMODE_TELEMETRY={_VALUES[self.mode]} in {self.env_file} (was {previous})."]
+        lines.extend(self.notes)
         if self.telemetry_id:
             lines.append(f"Anonymous ID: {self.telemetry_id} (deleted again if you opt out).")
         lines.extend(f"Deleted {path}." for path in self.removed)
-        if self.effective.enabled != self.enabled:
-            now_on = "ON" if self.effective.enabled else "OFF"
-            lines.append(f"Note: telemetry is still {now_on}: {self.effective.reason}.")
+        if self.erasure:
+            lines.append("Server: " + erasure.summarize(list(self.erasure)) + ".")
+        for endpoint in self.unsupported:
+            lines.append(
+                f"{endpoint} is not a VoiceMode Worker and cannot erase: ask its operator to delete it."
+            )
+        if self.overridden:
+            lines.append(f"Note: this does not apply yet: {self.effective.reason}.")
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """The stable ``enable``/``disable``/``local --json`` shape."""
+        return {
+            "mode": self.mode,
+            "previous": self.previous,
+            "env_file": self.env_file,
+            "telemetry_id": self.telemetry_id,
+            "removed": list(self.removed),
+            "notes": list(self.notes),
+            "erasure": [{"outcome": a.outcome, "detail": a.detail} for a in self.erasure],
+            "state": self.effective.state.value,
+            "reason": self.effective.reason,
+            "overridden": self.overridden,
+        }
+
+
+def _record_opt_out(paths: Paths, error: envfile.EnvFileError, now: datetime) -> str:
+    """Write the opt-out marker; the note for the reply. Raises PreferenceRefused if even that fails."""
+    text = f"VOICEMODE_TELEMETRY=false recorded by voicemode-otel at {iso(now)}: {error}\n"
+    try:
+        write_private(paths.opt_out_marker, text, root=paths.base)
+    except OSError as second:
+        raise PreferenceRefused(
+            f"could not record the opt-out anywhere: {error}; and {paths.opt_out_marker}: {second}. "
+            "Set VOICEMODE_TELEMETRY=false in your environment (or DO_NOT_TRACK=1) to turn telemetry off."
+        ) from second
+    return (
+        f"Could not change the settings file ({error}), so the opt-out is recorded in "
+        f"{paths.opt_out_marker}: telemetry is off."
+    )
+
+
+def set_mode(
+    paths: Paths,
+    mode: Mode,
+    environ: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    *,
+    keep_server_data: bool = False,
+    erase_now: bool = True,
+) -> PreferenceChange:
+    """Store the choice; opting in (or local) is refused under ``DO_NOT_TRACK``/``OTEL_SDK_DISABLED``.
+
+    Raises :class:`PreferenceRefused` or, for ``on``/``local``,
+    :class:`envfile.EnvFileError`, changing nothing. ``erase_now`` asks the
+    server for an owed erasure right away (the CLI and MCP tool do;
+    a bounded single request).
+    """
+    env = os.environ if environ is None else environ
+    moment = now or datetime.now(timezone.utc)
+    before = consent.decide(paths, env)
+    if mode != "off" and before.state is consent.State.PAUSED:
+        raise PreferenceRefused(
+            f"cannot turn telemetry {mode}: {before.reason}. Unset it first; nothing was changed."
+        )
+    notes: list[str] = []
+    previous: str | None = before.preference if before.source in ("voicemode.env", "opted-out") else None
+    try:
+        change = envfile.set_value(
+            paths.env_file, consent.PREFERENCE_VARIABLE, _VALUES[mode], comment=ENV_FILE_COMMENT
+        )
+    except envfile.EnvFileError as error:
+        if mode != "off":
+            raise
+        notes.append(_record_opt_out(paths, error, moment))
+    else:
+        previous = change.previous
+        if change.note:
+            notes.append(change.note[:1].upper() + change.note[1:] + ".")
+        if paths.opt_out_marker.exists() or paths.opt_out_marker.is_symlink():
+            remove(paths.opt_out_marker)
+    after = consent.decide(paths, env)
+    telemetry_id = None
+    removed: tuple[str, ...] = ()
+    attempts: tuple[erasure.Attempt, ...] = ()
+    unsupported: tuple[str, ...] = ()
+    if after.enabled:
+        telemetry_id = enrollment.enroll(paths, moment).telemetry_id
+    elif after.revoked or (mode == "off" and after.state is consent.State.PAUSED):
+        gave_up = erasure.give_up_id(
+            paths, moment, env, keep_server_data=keep_server_data, keep_local=after.local
+        )
+        removed, unsupported = gave_up.removed, gave_up.unsupported
+        notes.extend(
+            f"Could not delete {item}: remove it yourself; it is never sent while telemetry is off."
+            for item in gave_up.undeletable
+        )
+        if erase_now:
+            attempts = tuple(erasure.attempt(paths, env, moment, force=True))
+    _wake_reporter()
+    return PreferenceChange(
+        mode, previous, str(paths.env_file), telemetry_id, removed, after, tuple(notes), attempts, unsupported
+    )
 
 
 def set_preference(
-    paths: Paths, enabled: bool, environ: Mapping[str, str] | None = None, now: datetime | None = None
+    paths: Paths,
+    enabled: bool,
+    environ: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    *,
+    keep_server_data: bool = False,
 ) -> PreferenceChange:
-    """Store the choice; refuses to opt in while ``DO_NOT_TRACK`` or ``OTEL_SDK_DISABLED`` is set.
-
-    Opting out is always allowed: it only deletes data. Raises
-    :class:`PreferenceRefused` or :class:`envfile.EnvFileError`, changing nothing.
-    """
-    env = os.environ if environ is None else environ
-    before = consent.decide(paths, env)
-    if enabled and before.state is consent.State.PAUSED:
-        raise PreferenceRefused(
-            f"cannot turn telemetry on: {before.reason}. Unset it first; nothing was changed."
-        )
-    previous = envfile.set_value(
-        paths.env_file, consent.PREFERENCE_VARIABLE, "true" if enabled else "false", comment=ENV_FILE_COMMENT
-    )
-    after = consent.decide(paths, env)
-    telemetry_id = None
-    removed: list[str] = []
-    if enabled and after.enabled:
-        telemetry_id = enrollment.enroll(paths, now or datetime.now(timezone.utc)).telemetry_id
-    elif not enabled:
-        removed = enrollment.withdraw(paths)
-    _wake_reporter()
-    return PreferenceChange(enabled, previous, str(paths.env_file), telemetry_id, tuple(removed), after)
+    """Opt in (True) or out (False); see :func:`set_mode`."""
+    return set_mode(paths, "on" if enabled else "off", environ, now, keep_server_data=keep_server_data)
 
 
 def _wake_reporter() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from voicemode_otel import consent, enrollment, exporter_config, schedule, state
+from voicemode_otel import consent, enrollment, erasure, exporter_config, schedule, state
 from voicemode_otel.paths import Paths
 
 _log = logging.getLogger(__name__)
@@ -33,12 +33,21 @@ def _paths(base_dir: str | os.PathLike[str] | None, environ: Mapping[str, str]) 
     return Paths(Path(base_dir).expanduser()) if base_dir is not None else Paths.from_environ(environ)
 
 
-def _seconds_until_work(paths: Paths, environ: Mapping[str, str], now: datetime) -> float:
+_LEFTOVERS = ("state.json", "pending.json", "enrollment.json", "erasure.json")
+
+
+def owes_work(paths: Paths, decision: consent.Consent) -> bool:
+    """Whether an opted-out installation still has something to do: leftovers to delete, an erasure owed."""
+    names = _LEFTOVERS if decision.local else (*_LEFTOVERS, "local.json")
+    return os.path.lexists(paths.telemetry_id) or any(os.path.lexists(paths.state_dir / n) for n in names)
+
+
+def _seconds_until_work(paths: Paths, environ: Mapping[str, str], now: datetime, local: bool) -> float:
     """How long the thread may sleep before there is anything to do (0: now)."""
-    current = state.load_state(paths)
+    current = state.load_local(paths) if local else state.load_state(paths)
     if current.opted_in_at is None:
         return 0.0
-    if paths.pending_file.exists():
+    if not local and paths.pending_file.exists():
         wake = current.retry_not_before or now
     else:
         wake = schedule.next_due(current, current.opted_in_at, exporter_config.resolve(environ).cadence)
@@ -118,15 +127,21 @@ class Reporter:
     ) -> float | None:
         """One look at the world; how long to sleep, or None to end the thread."""
         decision = consent.decide(paths, environ)
-        if not decision.enabled:
-            if decision.revoked:
-                enrollment.withdraw(paths)
-            return None
+        if decision.state is consent.State.PAUSED:
+            return None  # DO_NOT_TRACK: nothing leaves, nothing is deleted; the next start() looks again
         now = datetime.now(timezone.utc)
-        enrollment.enroll(paths, now)
-        wait = _seconds_until_work(paths, environ, now)
+        if decision.revoked and owes_work(paths, decision):
+            erasure.give_up_id(paths, now, environ, keep_local=decision.local)
+        erasure.attempt(paths, environ, now)
+        owed = [r.next_attempt_at for r in erasure.load(paths) if r.next_attempt_at]
+        erasure_wait = max(1.0, (min(owed) - now).total_seconds()) if owed else None
+        if not decision.collecting:
+            return erasure_wait  # stay only while an erasure is owed (retried with its backoff)
+        if decision.enabled:
+            enrollment.enroll(paths, now)
+        wait = _seconds_until_work(paths, environ, now, decision.local)
         if wait > 0:
-            return wait
+            return min(wait, erasure_wait) if erasure_wait else wait
         from voicemode_otel import delivery  # the SDK is imported here, on this thread, only when needed
 
         result = delivery.run(
@@ -134,7 +149,7 @@ class Reporter:
         )
         _log.info("voicemode-otel: %s", result.message)
         if result.outcome is delivery.Outcome.OFF:
-            return None
+            return erasure_wait
         if result.outcome is delivery.Outcome.BUSY:
             return BUSY_RETRY_SECONDS
         if result.next_attempt is not None:
@@ -154,19 +169,21 @@ def start(
 ) -> bool:
     """VoiceMode's one call at server start; True when a reporter runs. Never raises.
 
-    Without consent this does nothing at all (after an explicit opt-out it
-    removes a leftover ID and unsent report, which needs no SDK either).
+    Without consent this does nothing at all — unless an opt-out left work
+    behind (an ID or unsent report to delete, an erasure the server still
+    owes), which the reporter thread then does. Local mode runs the thread
+    too (it builds and logs reports) but returns False: nothing is sent.
     """
     try:
         env = os.environ if environ is None else environ
         paths = _paths(base_dir, env)
         decision = consent.decide(paths, env)
-        if not decision.enabled:
-            if decision.revoked and (paths.telemetry_id.exists() or paths.state_dir.exists()):
-                enrollment.withdraw(paths)
+        if decision.state is consent.State.PAUSED:
+            return False
+        if not decision.collecting and not owes_work(paths, decision):
             return False
         REPORTER.ensure_running(paths, env, exec_source, version)
-        return True
+        return decision.enabled
     except Exception:
         _log.debug("voicemode-otel: start failed", exc_info=True)
         return False

@@ -1,26 +1,44 @@
 """Delivery bookkeeping on disk: ``state.json`` and the one ``pending.json``.
 
-Both are small JSON files replaced atomically. Reading never fails: a
-missing file is a fresh start and a corrupt one is reset with a log line.
-A reset is always on the safe side — the opt-in time becomes "now", so
-nothing from before it is reported, and nothing is ever counted twice.
+Both are small JSON files replaced atomically, never through a link. Reading
+never fails. A corrupt ``state.json`` is not simply reset (that moved the
+opt-in time to "now" and silently dropped a week of sessions): what it held
+is recovered from what survives — the opt-in time from ``enrollment.json``,
+the periods already settled and where they went from the transparency log,
+the pending report's bounds from ``pending.json`` — on the safe side: a
+recovered state can lose a period the log no longer remembers, but it can
+never report anything twice or from before the opt-in. :func:`load_state`
+returns that same recovered view to every reader (status, preview, the
+sender), so they always agree; :func:`repair` writes it back and logs it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
-from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from voicemode_otel.atomic import remove, write_private
+from voicemode_otel import transparency
+from voicemode_otel.atomic import read_private, remove, write_private
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, iso, parse_iso
+from voicemode_otel.periods import Period, ceil_hour, floor_hour, iso, parse_iso
 
 _log = logging.getLogger(__name__)
-_TIMES = ("opted_in_at", "acked_until", "retry_not_before", "last_attempt_at", "last_delivered_at")
+_TIMES = (
+    "opted_in_at",
+    "acked_until",
+    "retry_not_before",
+    "server_retry_after",
+    "last_attempt_at",
+    "last_delivered_at",
+    "delivered_until",
+)
+LOG_MEMORY = transparency.RETENTION + timedelta(days=1)
+"""How far back the transparency log can vouch for what was sent."""
 
 
 @dataclass(frozen=True)
@@ -32,46 +50,167 @@ class DeliveryState:
     acked_until: datetime | None = None
     """End of the last period that was acknowledged, dropped or had nothing to send."""
     retry_not_before: datetime | None = None
-    """Set after a retryable failure (``Retry-After`` or backoff)."""
+    """The client's own backoff after a retryable failure (``send`` ignores it)."""
+    server_retry_after: datetime | None = None
+    """A server's ``Retry-After`` (only ``send --force`` ignores it)."""
     failures: int = 0
     """Consecutive retryable failures of the pending report."""
     last_attempt_at: datetime | None = None
     last_outcome: str | None = None
     last_delivered_at: datetime | None = None
+    delivered_until: datetime | None = None
+    """End of the last period a server acknowledged: no period may ever start before it."""
+    delivered_to: tuple[str, ...] = ()
+    """Every endpoint that acknowledged a report of this ID: where an opt-out asks for erasure."""
+    recovered: str | None = None
+    """Set (never stored) when this state was rebuilt from a corrupt ``state.json``: why."""
 
 
 def _encode_state(state: DeliveryState) -> str:
     raw: dict[str, Any] = asdict(state)
+    raw.pop("recovered")
     for name in _TIMES:
         raw[name] = iso(raw[name]) if raw[name] is not None else None
+    raw["delivered_to"] = list(state.delivered_to)
     return json.dumps(raw, indent=2, sort_keys=True) + "\n"
 
 
-def load_state(paths: Paths) -> DeliveryState:
-    """The stored state; a missing file is a fresh state, a corrupt one is reset."""
+def _decode_state(data: bytes) -> DeliveryState:
+    raw = json.loads(data)
+    if not isinstance(raw, dict):
+        raise TypeError("not a JSON object")
+    known = {f.name for f in fields(DeliveryState)} - {"recovered"}
+    values = {k: v for k, v in raw.items() if k in known}
+    for name in _TIMES:
+        if values.get(name) is not None:
+            values[name] = parse_iso(values[name])
+    if not isinstance(values.get("failures", 0), int) or isinstance(values.get("failures"), bool):
+        raise TypeError("failures is not an integer")
+    if values.get("last_outcome") is not None and not isinstance(values["last_outcome"], str):
+        raise TypeError("last_outcome is not a string")
+    targets = values.get("delivered_to", [])
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise TypeError("delivered_to is not a list of URLs")
+    values["delivered_to"] = tuple(targets)
+    return DeliveryState(**values)
+
+
+def read_state(paths: Paths) -> tuple[DeliveryState | None, str | None]:
+    """``(state, None)``; ``(None, None)`` when there is no file; ``(None, why)`` when it is unusable."""
     try:
-        raw = json.loads(paths.state_file.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(DeliveryState)}
-        values = {k: v for k, v in raw.items() if k in known}
-        for name in _TIMES:
-            if values.get(name) is not None:
-                values[name] = parse_iso(values[name])
-        state = DeliveryState(**values)
-        if not isinstance(state.failures, int):
-            raise TypeError("failures is not an integer")
-    except FileNotFoundError:
+        data = read_private(paths.state_file)
+        if data is None:
+            return None, None
+        return _decode_state(data), None
+    except (OSError, ValueError, TypeError, AttributeError, OverflowError) as error:
+        return None, f"{paths.state_file} was unusable ({error})"
+
+
+def load_state(paths: Paths, now: datetime | None = None) -> DeliveryState:
+    """The stored state; a missing file is a fresh state, a corrupt one is recovered (see module doc)."""
+    stored, problem = read_state(paths)
+    if stored is not None:
+        return stored
+    if problem is None:
         return DeliveryState()
-    except (OSError, ValueError, TypeError, AttributeError) as error:
-        _log.warning(
-            "voicemode-otel: %s was unreadable (%s); starting from a fresh state", paths.state_file, error
-        )
-        return DeliveryState()
+    return _recover(paths, problem, now)
+
+
+def opted_in_from_enrollment(paths: Paths) -> datetime | None:
+    """The opt-in moment written once at enrollment, or None."""
+    try:
+        data = read_private(paths.enrollment_file)
+        return parse_iso(json.loads(data)["opted_in_at"]) if data else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        return None
+
+
+def save_enrollment(paths: Paths, opted_in_at: datetime) -> None:
+    """Record the opt-in moment (a separate file, so a damaged ``state.json`` cannot lose it)."""
+    document = {"opted_in_at": iso(opted_in_at)}
+    write_private(paths.enrollment_file, json.dumps(document) + "\n", root=paths.base)
+
+
+def _recover(paths: Paths, problem: str, now: datetime | None) -> DeliveryState:
+    from datetime import timezone
+
+    moment = now or datetime.now(timezone.utc)
+    entries = list(transparency.read(paths))
+    opted_in = opted_in_from_enrollment(paths)
+    if opted_in is None:
+        starts = [parse_iso(e["period_start"]) for e in entries if isinstance(e.get("period_start"), str)]
+        enrolled = [parse_iso(e["time"]) for e in entries if e.get("event") == "enrolled"]
+        opted_in = min(enrolled or starts, default=None)
+    settled_ends: list[datetime] = []
+    delivered: list[tuple[datetime, datetime, str]] = []
+    for entry in entries:
+        outcome = str(entry.get("outcome", ""))
+        if entry.get("event") != "outcome" or not outcome.startswith(("delivered", "dropped")):
+            continue
+        end = parse_iso(entry["period_end"])
+        settled_ends.append(end)
+        if outcome.startswith("delivered"):
+            delivered.append((parse_iso(entry["time"]), end, str(entry.get("endpoint", ""))))
+    acked = max(settled_ends, default=None)
+    pending = load_pending(paths, discard_corrupt=False)
+    if pending is not None:
+        acked = pending.period.start
+    elif opted_in is not None and opted_in < moment - LOG_MEMORY:
+        # Reports settled before the log's memory are unknown: start after them, never overlap.
+        acked = max(acked or floor_hour(moment - LOG_MEMORY), floor_hour(moment - LOG_MEMORY))
+    if opted_in is not None and acked is not None:
+        acked = max(acked, ceil_hour(opted_in))
+    state = DeliveryState(
+        opted_in_at=opted_in,
+        acked_until=acked,
+        last_delivered_at=max((d[0] for d in delivered), default=None),
+        delivered_until=max((d[1] for d in delivered), default=None),
+        delivered_to=tuple(sorted({d[2] for d in delivered if d[2]})),
+        last_outcome="recovered from the transparency log",
+        recovered=problem,
+    )
     return state
+
+
+def repair(paths: Paths, now: datetime) -> DeliveryState:
+    """Load the state; if it had to be recovered, store the recovery and say so in the log."""
+    state = load_state(paths, now)
+    if state.recovered is None:
+        return state
+    _log.warning("voicemode-otel: %s; recovered what the local records hold", state.recovered)
+    save_state(paths, state)
+    opted = iso(state.opted_in_at) if state.opted_in_at else "unknown (a new opt-in time is set now)"
+    until = iso(state.acked_until) if state.acked_until else "nothing yet"
+    transparency.append(
+        paths,
+        transparency.Entry(
+            now,
+            "state-reset",
+            "",
+            None,
+            f"{state.recovered}; recovered opt-in time {opted}, reported until {until}",
+        ),
+    )
+    return replace(state, recovered=None)
 
 
 def save_state(paths: Paths, state: DeliveryState) -> None:
     """Replace the state file atomically."""
-    write_private(paths.state_file, _encode_state(state))
+    write_private(paths.state_file, _encode_state(state), root=paths.base)
+
+
+def load_local(paths: Paths) -> DeliveryState:
+    """Local mode's bookkeeping (``opted_in_at`` = when local mode began); unusable = a fresh start."""
+    try:
+        data = read_private(paths.local_state_file)
+        return _decode_state(data) if data else DeliveryState()
+    except (OSError, ValueError, TypeError, AttributeError, OverflowError):
+        return DeliveryState()
+
+
+def save_local(paths: Paths, state: DeliveryState) -> None:
+    """Replace local mode's bookkeeping atomically."""
+    write_private(paths.local_state_file, _encode_state(state), root=paths.base)
 
 
 @dataclass(frozen=True)
@@ -90,19 +229,21 @@ def load_pending(paths: Paths, *, discard_corrupt: bool = True) -> PendingReport
     Read-only callers (status, preview) pass ``discard_corrupt=False``.
     """
     try:
-        raw = json.loads(paths.pending_file.read_text(encoding="utf-8"))
+        data = read_private(paths.pending_file, limit=1 << 22)
+        if data is None:
+            return None
+        raw = json.loads(data)
         return PendingReport(
             period=Period(parse_iso(raw["period_start"]), parse_iso(raw["period_end"])),
             body=base64.b64decode(raw["body_protobuf_base64"], validate=True),
             session_count=int(raw["session_count"]),
             created_at=parse_iso(raw["created_at"]),
         )
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError, KeyError) as error:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
         if discard_corrupt:
             _log.warning("voicemode-otel: %s was unreadable (%s); discarded it", paths.pending_file, error)
-            remove(paths.pending_file)
+            with contextlib.suppress(OSError):
+                remove(paths.pending_file)
         return None
 
 
@@ -115,7 +256,7 @@ def save_pending(paths: Paths, pending: PendingReport) -> None:
         "created_at": iso(pending.created_at),
         "body_protobuf_base64": base64.b64encode(pending.body).decode("ascii"),
     }
-    write_private(paths.pending_file, json.dumps(document, indent=2) + "\n")
+    write_private(paths.pending_file, json.dumps(document, indent=2) + "\n", root=paths.base)
 
 
 def clear_pending(paths: Paths) -> bool:

@@ -18,10 +18,19 @@ NEVER_COLLECTED = (
     "your IP address (the server keys its rate limit on a keyed hash of it and the day, never stored raw)",
 )
 
-HOW_TO_CHANGE = (
-    "Turn off any time: `voicemode-otel disable`, the telemetry_set_preference MCP tool, "
-    "VOICEMODE_TELEMETRY=false in ~/.voicemode/voicemode.env, or DO_NOT_TRACK=1."
-)
+DEFAULT_ENV_FILE = "~/.voicemode/voicemode.env"
+
+
+def how_to_change(env_file: str = DEFAULT_ENV_FILE) -> str:
+    """How to turn it off, naming the settings file that applies (``VOICEMODE_BASE_DIR`` moves it)."""
+    return (
+        "Turn off any time: `voicemode-otel disable` (which also asks the server to delete what it "
+        "holds), the telemetry_set_preference MCP tool, "
+        f"VOICEMODE_TELEMETRY=false in {env_file}, or DO_NOT_TRACK=1."
+    )
+
+
+HOW_TO_CHANGE = how_to_change()
 
 
 def _bins(metric: contract.MetricSpec) -> str:
@@ -56,7 +65,7 @@ def what_is_collected() -> str:
     )
 
 
-def opt_in_prompt() -> str:
+def opt_in_prompt(env_file: str = DEFAULT_ENV_FILE) -> str:
     """Short enough to read aloud: what, what not, and how to change your mind."""
     spec = contract.load()
     duration = spec.metric(contract.DURATION)
@@ -69,6 +78,6 @@ def opt_in_prompt() -> str:
         "is deleted when you opt out. "
         "Never your words, audio, file or project names, URLs, exact times or IP address. "
         "It is off unless you say yes. "
-        f"{HOW_TO_CHANGE} "
+        f"{how_to_change(env_file)} "
         "Would you like to share these statistics?"
     )
