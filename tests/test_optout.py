@@ -459,6 +459,7 @@ def test_preference_change_shapes_are_stable(paths: Paths) -> None:
         "state",
         "reason",
         "overridden",
+        "problem",
     }
     for command in ("enable", "local", "disable"):
         document = json.loads(cli(paths.base, command, "--json").stdout)

@@ -143,7 +143,7 @@ def _set(mode: str) -> Callable[[Paths, argparse.Namespace, TextIO], int]:
         except (PreferenceRefused, EnvFileError) as error:
             _emit(out, args, {"ok": False, "error": str(error)}, f"Nothing changed: {error}")
             return 2
-        code = 2 if change.overridden else 0
+        code = 2 if change.overridden or change.problem else 0
         _emit(out, args, {"ok": code == 0, **change.to_dict()}, change.describe())
         return code
 

@@ -89,11 +89,26 @@ def unquote(raw: str) -> str:
     return value
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split at ``\\n`` only, as a shell reads them.
+
+    (``str.splitlines`` also splits at vertical tabs, form feeds and other
+    separators a shell keeps inside a line, so it could find an assignment
+    no shell would see.)
+    """
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def parse(text: str) -> dict[str, str]:
     """Every assignment in ``text``; a later line wins, as in a shell."""
     values: dict[str, str] = {}
-    for line in text.splitlines():
-        found = assignment(line)
+    for raw in split_lines(text):
+        line = raw[:-1] if raw.endswith("\n") else raw
+        found = assignment(line[:-1] if line.endswith("\r") else line)
         if found is not None:
             values[found[2]] = unquote(found[3])
     return values

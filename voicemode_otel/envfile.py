@@ -87,10 +87,11 @@ def rewrite(data: bytes, key: str, value: str, comment: str) -> bytes:
     rewritten line (CRLF, LF or none at the end of the file) are kept too.
     """
     text = data.decode("utf-8", "surrogateescape")
-    lines = text.splitlines(keepends=True)
+    lines = consent_core.split_lines(text)
     replaced = False
     for index, line in enumerate(lines):
-        body = line.rstrip("\r\n")
+        body = line[:-1] if line.endswith("\n") else line
+        body = body[:-1] if body.endswith("\r") else body
         found = consent_core.assignment(body)
         if found is not None and found[2] == key:
             indent, export = found[0], found[1]
@@ -98,7 +99,7 @@ def rewrite(data: bytes, key: str, value: str, comment: str) -> bytes:
             replaced = True
     if not replaced:
         newline = "\r\n" if lines and lines[-1].endswith("\r\n") else "\n"
-        if lines and not lines[-1].endswith(("\n", "\r")):
+        if lines and not lines[-1].endswith("\n"):
             lines[-1] += newline
         lines.append(f"# {comment}{newline}{key}={value}{newline}")
     return "".join(lines).encode("utf-8", "surrogateescape")

@@ -51,6 +51,8 @@ class PreferenceChange:
     notes: tuple[str, ...] = ()
     erasure: tuple[erasure.Attempt, ...] = ()
     unsupported: tuple[str, ...] = ()
+    problem: str | None = None
+    """Why the choice was recorded but cannot act yet (e.g. a link where the ID belongs)."""
 
     @property
     def enabled(self) -> bool:
@@ -81,6 +83,8 @@ class PreferenceChange:
             )
         if self.overridden:
             lines.append(f"Note: this does not apply yet: {self.effective.reason}.")
+        if self.problem:
+            lines.append(f"Problem: {self.problem}.")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
@@ -96,6 +100,7 @@ class PreferenceChange:
             "state": self.effective.state.value,
             "reason": self.effective.reason,
             "overridden": self.overridden,
+            "problem": self.problem,
         }
 
 
@@ -159,8 +164,12 @@ def set_mode(
     removed: tuple[str, ...] = ()
     attempts: tuple[erasure.Attempt, ...] = ()
     unsupported: tuple[str, ...] = ()
+    problem = None
     if after.enabled:
-        telemetry_id = enrollment.enroll(paths, moment).telemetry_id
+        try:
+            telemetry_id = enrollment.enroll(paths, moment).telemetry_id
+        except OSError as error:  # a link or a FIFO in the way, a read-only folder: never written through
+            problem = f"telemetry is on, but the anonymous ID cannot be created ({error}); nothing is sent"
     elif after.revoked or (mode == "off" and after.state is consent.State.PAUSED):
         gave_up = erasure.give_up_id(
             paths, moment, env, keep_server_data=keep_server_data, keep_local=after.local
@@ -174,7 +183,16 @@ def set_mode(
             attempts = tuple(erasure.attempt(paths, env, moment, force=True))
     _wake_reporter()
     return PreferenceChange(
-        mode, previous, str(paths.env_file), telemetry_id, removed, after, tuple(notes), attempts, unsupported
+        mode,
+        previous,
+        str(paths.env_file),
+        telemetry_id,
+        removed,
+        after,
+        tuple(notes),
+        attempts,
+        unsupported,
+        problem,
     )
 
 
