@@ -90,7 +90,7 @@ def unquote(raw: str) -> str:
 
 
 def split_lines(text: str) -> list[str]:
-    """Lines with their endings, split at ``\\n`` only, as a shell reads them.
+    """Lines with their endings, split at newlines only, as a shell reads them.
 
     (``str.splitlines`` also splits at vertical tabs, form feeds and other
     separators a shell keeps inside a line, so it could find an assignment
