@@ -115,7 +115,9 @@ captured from the real sender. Do not edit by hand: run `make docs`. -->
 
 Nothing is sent unless you opt in (`voicemode-otel enable`, the
 `telemetry_set_preference` MCP tool, or `VOICEMODE_TELEMETRY=true`), and nothing at all
-while `DO_NOT_TRACK` or `OTEL_SDK_DISABLED=true` is set. After opting in, at most one
+while `DO_NOT_TRACK` or `OTEL_SDK_DISABLED=true` is set. To see what would be sent before
+deciding, `voicemode-otel local` (`VOICEMODE_TELEMETRY=local`) builds the daily reports
+and keeps them in the local log, sending nothing. After opting in, at most one
 report a day leaves your machine: an OpenTelemetry OTLP/HTTP request (gzip'd protobuf)
 holding the fields below and nothing else. The same list is enforced twice — by the
 client before sending and by the Worker, which refuses and never stores a report with
@@ -127,9 +129,13 @@ any other field or value — because both read
 {_resource_table()}
 
 A value that cannot be determined is left out (the server reads it as "unknown"). The
-random ID is created when you opt in, is not derived from anything about you or your
-machine, is deleted when you opt out, and `voicemode-otel forget` deletes every row
-stored under it on the server.
+random ID is created when you opt in and is not derived from anything about you or your
+machine. Opting out deletes it — and, if a report was ever delivered, first asks the
+server to delete every row stored under it (`DELETE /v1/installations/{{id}}`, retried for
+up to 30 days if the server cannot be reached; until then the ID is kept only in
+`telemetry/erasure.json` and nothing else is ever sent for it).
+`voicemode-otel disable --keep-server-data` skips the erasure; `voicemode-otel forget`
+erases without opting out (the next report then gets a new, unlinkable ID).
 
 ## The counts (the metrics)
 
