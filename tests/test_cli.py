@@ -360,18 +360,29 @@ def test_output_is_plain_and_to_the_second(paths: Paths, capture: CaptureServer)
 
     _due_report(paths)
     capture.answer(Behaviour(500))
-    run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    failed = run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+    assert failed.stdout.startswith("retry:")
     run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
     outputs = [
-        run(paths, *command, VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
-        for command in (["status"], ["status", "--verbose"], ["log"], ["preview"], ["--help"], ["disable"])
+        failed,
+        *(
+            run(paths, *command, VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
+            for command in (
+                ["status"],
+                ["status", "--verbose"],
+                ["log"],
+                ["preview"],
+                ["--help"],
+                ["disable"],
+            )
+        ),
     ]
     for result in outputs:
         text = result.stdout + result.stderr
         assert "\x1b" not in text
         assert not re.search(r"\d\d:\d\d:\d\d\.\d+Z", text.split("OTLP/JSON body:")[0]), text
         assert not re.search(r"\b1 (entries|sessions|reports|attempts)\b", text), text
-    log = outputs[2].stdout
+    log = outputs[3].stdout
     assert log.count(" report ") == 1 and "delivered: 200 (after 2 attempts)" in log, log
     assert "(2 entries;" in log
 

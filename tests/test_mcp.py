@@ -266,3 +266,29 @@ def test_opt_out_through_mcp_erases_on_the_server(paths: Paths, capture: Capture
     asyncio.run(scenario())
     assert [(c.method, c.path) for c in capture.captured] == [("DELETE", f"/v1/installations/{telemetry_id}")]
     assert not paths.telemetry_id.exists() and not paths.erasure_file.exists()
+
+
+def test_opt_out_reaches_a_host_that_copied_the_file_into_its_environment(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VoiceMode 9 copies voicemode.env into os.environ at import; the tool's "no" must still hold there."""
+    from fastmcp import Client, FastMCP
+
+    from voicemode_otel import consent, preference
+    from voicemode_otel.mcp_tools import register
+
+    preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
+    monkeypatch.setenv("VOICEMODE_TELEMETRY", "true")  # what the host's loader did at start-up
+    host = FastMCP("voicemode")
+    register(host, base_dir=paths.base)
+
+    async def scenario() -> None:
+        async with Client(host) as client:
+            result = await client.call_tool("telemetry_set_preference", {"enabled": False})
+            assert result.structured_content is not None
+            assert result.structured_content["effective_state"] == "off"
+
+    asyncio.run(scenario())
+    assert os.environ["VOICEMODE_TELEMETRY"] == "false"
+    assert consent.decide(paths).state is consent.State.OFF
+    assert not paths.telemetry_id.exists()

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from voicemode_otel import consent, enrollment, erasure, exporter_config, state, transparency
 from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, iso
+from voicemode_otel.periods import Period, shown
 from voicemode_otel.schedule import next_due, next_period
 
 _log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def _work(
             period = next_period(current, enrolled.opted_in_at, now, settings.cadence, force=config.force)
             if period is None:
                 due = next_due(current, enrolled.opted_in_at, settings.cadence)
-                message = f"no report is due until {iso(due)}"
+                message = f"no report is due until {shown(due)}"
                 return RunResult(_overall(outcomes), message, tuple(done), due)
             pending = _prepare(config, enrolled, period, now, settings.endpoint or "")
             if pending is None:
@@ -205,7 +205,7 @@ def _waiting(
     if server and now < server and not config.ignore_retry_after:
         return RunResult(
             Outcome.WAITING,
-            f"report for {label} is pending; the server asked for no retry before {iso(server)} "
+            f"report for {label} is pending; the server asked for no retry before {shown(server)} "
             "(Retry-After; `voicemode-otel send --force` sends anyway)",
             next_attempt=server,
         )
@@ -213,7 +213,7 @@ def _waiting(
     if backoff and now < backoff and not config.ignore_backoff:
         return RunResult(
             Outcome.WAITING,
-            f"report for {label} is pending; next attempt after {iso(backoff)} "
+            f"report for {label} is pending; next attempt after {shown(backoff)} "
             "(`voicemode-otel send` tries now)",
             next_attempt=backoff,
         )
@@ -315,10 +315,12 @@ def _send(
             server_retry_after=server_after,
             last_attempt_at=now,
             last_outcome=f"will retry: {result.detail}",
+            # No answer is not "not stored" (a connection dropped after the commit): erase here too.
+            delivered_to=tuple(sorted({*current.delivered_to, endpoint})),
         ),
     )
     _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"will retry: {result.detail}"))
-    return RunResult(Outcome.RETRY, f"kept for retry after {iso(retry_at)} ({result.detail})", (), retry_at)
+    return RunResult(Outcome.RETRY, f"kept for retry after {shown(retry_at)} ({result.detail})", (), retry_at)
 
 
 def _note(paths: Paths, entry: transparency.Entry) -> None:
@@ -376,7 +378,7 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
     assert local.opted_in_at is not None
     due = next_due(local, local.opted_in_at, cadence)
     if not done:
-        return RunResult(Outcome.NOT_DUE, f"local mode: no report is due until {iso(due)}", (), due)
+        return RunResult(Outcome.NOT_DUE, f"local mode: no report is due until {shown(due)}", (), due)
     return RunResult(Outcome.LOCAL, "local mode: reports logged here, nothing sent", tuple(done), due)
 
 

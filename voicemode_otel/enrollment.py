@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from voicemode_otel import identity, transparency
 from voicemode_otel.atomic import remove
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour, iso
+from voicemode_otel.periods import ceil_hour, shown
 from voicemode_otel.state import DeliveryState, opted_in_from_enrollment, repair, save_enrollment, save_state
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -59,8 +59,8 @@ def _trusted(paths: Paths, state: DeliveryState, now: datetime) -> DeliveryState
             "",
             None,
             "the clock is earlier than recorded times; "
-            f"opt-in time {iso(fixed.opted_in_at) if fixed.opted_in_at else '-'}, "
-            f"reporting resumes from {iso(fixed.acked_until) if fixed.acked_until else 'the opt-in'}",
+            f"opt-in time {shown(fixed.opted_in_at) if fixed.opted_in_at else '-'}, "
+            f"reporting resumes from {shown(fixed.acked_until) if fixed.acked_until else 'the opt-in'}",
         ),
     )
     return fixed

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from voicemode_otel import consent, enrollment, exporter_config, identity, transparency
 from voicemode_otel.atomic import read_private, remove, write_private
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import iso, parse_iso
+from voicemode_otel.periods import iso, parse_iso, shown
 from voicemode_otel.state import load_state
 
 _log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def give_up_id(
     purge_log: bool = False,
     keep_local: bool = False,
 ) -> OptOut:
-    """Record the erasure this ID is owed (if a report was ever delivered), then delete the ID and state.
+    """Record the erasure the ID is owed (if a report may have reached a server); delete the ID and state.
 
     Never contacts the network: :func:`attempt` does, after.
     """
@@ -150,7 +150,14 @@ def give_up_id(
     state = load_state(paths, now)
     request = None
     unsupported: list[str] = []
-    if telemetry_id and state.last_delivered_at is not None and not keep_server_data:
+    # Not only delivered reports: one that was sent but never answered (a dropped
+    # connection after the server stored it), or is on the wire right now, may be stored.
+    maybe_stored = (
+        state.last_delivered_at is not None
+        or state.last_attempt_at is not None
+        or os.path.lexists(paths.pending_file)
+    )
+    if telemetry_id and maybe_stored and not keep_server_data:
         settings = exporter_config.resolve(env)
         targets = state.delivered_to or ((settings.endpoint,) if settings.endpoint else ())
         urls = []
@@ -170,7 +177,7 @@ def give_up_id(
             _save(paths, [*owed, request])
             for url in urls:
                 _log_event(paths, now, url, "erasure requested")
-    elif telemetry_id and keep_server_data and state.last_delivered_at is not None:
+    elif telemetry_id and keep_server_data and maybe_stored:
         _log_event(paths, now, "", "erasure not requested (--keep-server-data): the server keeps what it has")
     removed, failed = enrollment.withdraw(paths, keep_local=keep_local)
     return OptOut(tuple(removed), request, tuple(unsupported), telemetry_id, tuple(failed))
@@ -248,7 +255,9 @@ def attempt(
             continue
         if not force and request.next_attempt_at and moment < request.next_attempt_at:
             kept.append(request)
-            results.append(Attempt(request, "waiting", f"next attempt after {iso(request.next_attempt_at)}"))
+            results.append(
+                Attempt(request, "waiting", f"next attempt after {shown(request.next_attempt_at)}")
+            )
             continue
         remaining: list[str] = []
         details: list[str] = []
@@ -285,7 +294,7 @@ def attempt(
                 paths,
                 moment,
                 ", ".join(remaining),
-                f"erasure will retry after {iso(moment + wait_for)}: {detail}",
+                f"erasure will retry after {shown(moment + wait_for)}: {detail}",
             )
             results.append(Attempt(updated, "retry", detail))
         else:
@@ -299,14 +308,14 @@ def attempt(
 def describe_owed(requests: list[Request]) -> list[str]:
     """One line per erasure still owed, for ``status``."""
     return [
-        f"erasure requested {iso(r.requested_at)} at {', '.join(r.urls)}; "
+        f"erasure requested {shown(r.requested_at)} at {', '.join(r.urls)}; "
         + (
             f"{r.attempts} attempt{'s' if r.attempts != 1 else ''} so far ({r.last_result}); "
             if r.attempts
             else ""
         )
-        + (f"next attempt after {iso(r.next_attempt_at)}" if r.next_attempt_at else "next attempt: now")
-        + f"; given up after {iso(r.requested_at + WINDOW)}"
+        + (f"next attempt after {shown(r.next_attempt_at)}" if r.next_attempt_at else "next attempt: now")
+        + f"; given up after {shown(r.requested_at + WINDOW)}"
         for r in requests
     ]
 

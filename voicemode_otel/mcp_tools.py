@@ -165,7 +165,9 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
 
         where = paths()
         try:
-            change = set_preference(where, enabled, keep_server_data=keep_server_data)
+            change = set_preference(
+                where, enabled, keep_server_data=keep_server_data, process_environ=os.environ
+            )
         except (PreferenceRefused, EnvFileError) as error:
             raise ToolError(str(error)) from error
         if change.effective.collecting:

@@ -15,7 +15,7 @@ from typing import Any
 
 from voicemode_otel import consent, erasure, exporter_config, identity, schedule, state
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, iso
+from voicemode_otel.periods import Period, shown
 
 SCHEMA = 2
 """Version of the ``status --json`` shape; bumped only when a key changes meaning or goes."""
@@ -23,7 +23,7 @@ SCHEMA = 2
 
 def when(moment: datetime | None) -> str | None:
     """A time as people read it: UTC, to the second."""
-    return iso(moment.replace(microsecond=0)) if moment else None
+    return shown(moment) if moment else None
 
 
 @dataclass(frozen=True)

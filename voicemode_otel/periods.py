@@ -77,6 +77,11 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def shown(moment: datetime) -> str:
+    """:func:`iso` to the second, for people (stored times keep their microseconds)."""
+    return iso(moment.replace(microsecond=0))
+
+
 def parse_iso(text: str) -> datetime:
     """Inverse of :func:`iso` (also accepts ``+00:00``); raises ValueError."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -18,7 +18,7 @@ reporter thread in this process is woken to notice.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
@@ -26,7 +26,7 @@ from typing import Literal
 from voicemode_otel import consent, enrollment, envfile, erasure
 from voicemode_otel.atomic import remove, write_private
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import iso
+from voicemode_otel.periods import shown
 
 ENV_FILE_COMMENT = "Anonymous usage statistics (voicemode-otel): true, false, local or ask"
 Mode = Literal["on", "off", "local"]
@@ -106,7 +106,7 @@ class PreferenceChange:
 
 def _record_opt_out(paths: Paths, error: envfile.EnvFileError, now: datetime) -> str:
     """Write the opt-out marker; the note for the reply. Raises PreferenceRefused if even that fails."""
-    text = f"VOICEMODE_TELEMETRY=false recorded by voicemode-otel at {iso(now)}: {error}\n"
+    text = f"VOICEMODE_TELEMETRY=false recorded by voicemode-otel at {shown(now)}: {error}\n"
     try:
         write_private(paths.opt_out_marker, text, root=paths.base)
     except OSError as second:
@@ -128,13 +128,18 @@ def set_mode(
     *,
     keep_server_data: bool = False,
     erase_now: bool = True,
+    process_environ: MutableMapping[str, str] | None = None,
 ) -> PreferenceChange:
     """Store the choice; opting in (or local) is refused under ``DO_NOT_TRACK``/``OTEL_SDK_DISABLED``.
 
     Raises :class:`PreferenceRefused` or, for ``on``/``local``,
     :class:`envfile.EnvFileError`, changing nothing. ``erase_now`` asks the
     server for an owed erasure right away (the CLI and MCP tool do;
-    a bounded single request).
+    a bounded single request). ``process_environ``: the running process's
+    environment, when the choice is made inside the host (the MCP tool). A host
+    may have copied ``voicemode.env`` into it at start-up (VoiceMode 9 does), and
+    the environment wins over the file, so a copied value there is replaced too:
+    otherwise the user's "no" would not reach the server they are talking to.
     """
     env = os.environ if environ is None else environ
     moment = now or datetime.now(timezone.utc)
@@ -159,6 +164,9 @@ def set_mode(
             notes.append(change.note[:1].upper() + change.note[1:] + ".")
         if paths.opt_out_marker.exists() or paths.opt_out_marker.is_symlink():
             remove(paths.opt_out_marker)
+    if process_environ is not None and consent.PREFERENCE_VARIABLE in process_environ:
+        process_environ[consent.PREFERENCE_VARIABLE] = _VALUES[mode]
+        notes.append(f"Also set {consent.PREFERENCE_VARIABLE}={_VALUES[mode]} in this server's environment.")
     after = consent.decide(paths, env)
     telemetry_id = None
     removed: tuple[str, ...] = ()
@@ -203,9 +211,17 @@ def set_preference(
     now: datetime | None = None,
     *,
     keep_server_data: bool = False,
+    process_environ: MutableMapping[str, str] | None = None,
 ) -> PreferenceChange:
     """Opt in (True) or out (False); see :func:`set_mode`."""
-    return set_mode(paths, "on" if enabled else "off", environ, now, keep_server_data=keep_server_data)
+    return set_mode(
+        paths,
+        "on" if enabled else "off",
+        environ,
+        now,
+        keep_server_data=keep_server_data,
+        process_environ=process_environ,
+    )
 
 
 def _wake_reporter() -> None:

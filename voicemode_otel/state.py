@@ -25,7 +25,7 @@ from typing import Any
 from voicemode_otel import transparency
 from voicemode_otel.atomic import read_private, remove, write_private
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, ceil_hour, floor_hour, iso, parse_iso
+from voicemode_otel.periods import Period, ceil_hour, floor_hour, iso, parse_iso, shown
 
 _log = logging.getLogger(__name__)
 _TIMES = (
@@ -61,7 +61,7 @@ class DeliveryState:
     delivered_until: datetime | None = None
     """End of the last period a server acknowledged: no period may ever start before it."""
     delivered_to: tuple[str, ...] = ()
-    """Every endpoint that acknowledged a report of this ID: where an opt-out asks for erasure."""
+    """Every endpoint that acknowledged (or may have stored) a report of this ID: where erasure is asked."""
     recovered: str | None = None
     """Set (never stored) when this state was rebuilt from a corrupt ``state.json``: why."""
 
@@ -179,8 +179,8 @@ def repair(paths: Paths, now: datetime) -> DeliveryState:
         return state
     _log.warning("voicemode-otel: %s; recovered what the local records hold", state.recovered)
     save_state(paths, state)
-    opted = iso(state.opted_in_at) if state.opted_in_at else "unknown (a new opt-in time is set now)"
-    until = iso(state.acked_until) if state.acked_until else "nothing yet"
+    opted = shown(state.opted_in_at) if state.opted_in_at else "unknown (a new opt-in time is set now)"
+    until = shown(state.acked_until) if state.acked_until else "nothing yet"
     transparency.append(
         paths,
         transparency.Entry(
