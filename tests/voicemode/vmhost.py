@@ -115,3 +115,33 @@ def console_script(name: str) -> str:
     path = Path(sys.executable).parent / name
     assert path.exists(), f"{name} is not installed in {sys.prefix}"
     return str(path)
+
+
+def patched_copy(destination: Path) -> Path:
+    """The installed ``voice_mode`` package and VoiceMode's pyproject.toml, the integration patch applied.
+
+    Copies the files this venv actually runs (its site-packages) plus the
+    pyproject.toml of the same release's sdist (a wheel installs none), then
+    applies docs/voicemode-integration.patch with ``patch --fuzz=0``, so a hunk
+    that no longer matches exactly fails here. Put the result first on
+    ``PYTHONPATH`` to run the patched VoiceMode.
+    """
+    import shutil
+    import tarfile
+
+    shutil.copytree(
+        installed_package(), destination / "voice_mode", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    with tarfile.open(sdist()) as archive:
+        member = archive.extractfile(f"voice_mode-{VOICEMODE_VERSION}/pyproject.toml")
+        assert member is not None
+        (destination / "pyproject.toml").write_bytes(member.read())
+    applied = subprocess.run(
+        ["patch", "-p1", "--fuzz=0", "--batch", "--forward", "--no-backup-if-mismatch", "-i", str(PATCH)],
+        cwd=destination,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    return destination
