@@ -27,8 +27,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := $(WORKER)/node_modules/.installed
+# The real-VoiceMode tests' own venv (voice-mode 9.0.1 from PyPI): scripts/voicemode_venv.sh.
+VM_VENV := .venv-voicemode
+VM_STAMP := $(VM_VENV)/.installed
 
-.PHONY: help venv node test lint demo worker-dev worker-export bench dashboard docs clean
+.PHONY: help venv node voicemode-venv test lint demo worker-dev worker-export bench dashboard docs clean
 
 help:
 	@echo "make demo        the whole pipeline on this machine (local Worker + D1, sample logs)"
@@ -53,10 +56,17 @@ $(NODE_STAMP): $(WORKER)/package.json $(WORKER)/package-lock.json
 
 node: $(NODE_STAMP)
 
+# Installs the Debian packages it needs when missing (as root); where it cannot, it
+# leaves $(VM_VENV)/.unavailable with the reason and `make test` reports the suite skipped.
+$(VM_STAMP): pyproject.toml requirements-voicemode.txt constraints-voicemode.txt scripts/voicemode_venv.sh
+	scripts/voicemode_venv.sh $(VM_VENV) $(PYTHON)
+
+voicemode-venv: $(VM_STAMP)
+
 lint: $(PY_STAMP) $(NODE_STAMP)
 	$(PY) scripts/run_tests.py --lint-only
 
-test: $(PY_STAMP) $(NODE_STAMP)
+test: $(PY_STAMP) $(NODE_STAMP) voicemode-venv
 	$(PY) scripts/run_tests.py
 
 demo: $(PY_STAMP) $(NODE_STAMP)
@@ -78,4 +88,4 @@ docs: $(PY_STAMP)
 	$(PY) scripts/make_docs.py
 
 clean:
-	rm -rf $(VENV) $(WORKER)/node_modules $(WORKER)/.wrangler test-artifacts
+	rm -rf $(VENV) $(VM_VENV) $(WORKER)/node_modules $(WORKER)/.wrangler test-artifacts

@@ -1,10 +1,12 @@
 """Run every check and test suite, then print one closing line: ``N passed, N failed``.
 
-Called by ``make test`` (and so by CI's ``.ci/run``) with the venv and Node 22
+Called by ``make test`` (and so by CI's ``.ci/run``) with the venvs and Node 22
 already installed. Suites: lint (ruff, ruff format, mypy --strict, tsc), the
 Python tests (pytest, including the end-to-end ones that start the local
-Worker), and the Worker tests (vitest in workerd). A lint tool counts as one
-test. The exit status is non-zero if anything failed.
+Worker), the real-VoiceMode tests (pytest in ``.venv-voicemode``, where
+voice-mode itself is installed: ``tests/voicemode/``) and the Worker tests
+(vitest in workerd). A lint tool counts as one test. The exit status is
+non-zero if anything failed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "worker-otlp-ingest"
 ARTIFACTS = ROOT / "test-artifacts"
 VENV_BIN = Path(sys.executable).parent
+VOICEMODE_VENV = ROOT / ".venv-voicemode"
+VOICEMODE_TESTS = "tests/voicemode"
 
 
 @dataclass
@@ -66,8 +70,27 @@ def lint() -> Tally:
 
 def pytest_suite() -> Tally:
     banner("Python tests (pytest)")
-    report = ARTIFACTS / "pytest.xml"
-    code = run([str(VENV_BIN / "pytest"), "-q", f"--junitxml={report}", "-p", "no:cacheprovider"])
+    return _pytest(VENV_BIN / "pytest", ARTIFACTS / "pytest.xml")
+
+
+def voicemode_suite() -> Tally:
+    """tests/voicemode/ in the venv that has the real voice-mode (the main one does not collect them)."""
+    banner("Real-VoiceMode tests (pytest in .venv-voicemode, voice-mode from PyPI)")
+    unavailable = VOICEMODE_VENV / ".unavailable"
+    if unavailable.exists():
+        reason = unavailable.read_text(encoding="utf-8").strip()
+        print(f"SKIPPED: the real-VoiceMode suite cannot run here: {reason}", flush=True)
+        return Tally(skipped=1)
+    pytest = VOICEMODE_VENV / "bin" / "pytest"
+    if not (VOICEMODE_VENV / ".installed").exists() or not pytest.exists():
+        print(f"FAILED: {VOICEMODE_VENV.name} is not installed (make voicemode-venv)", flush=True)
+        return Tally(failed=1)
+    return _pytest(pytest, ARTIFACTS / "pytest-voicemode.xml", VOICEMODE_TESTS)
+
+
+def _pytest(pytest: Path, report: Path, *paths: str) -> Tally:
+    report.unlink(missing_ok=True)
+    code = run([str(pytest), "-q", f"--junitxml={report}", "-p", "no:cacheprovider", *paths])
     tally = Tally()
     if not report.exists():
         tally.failed += 1
@@ -118,6 +141,7 @@ def main() -> int:
     total.add(lint())
     if not args.lint_only:
         total.add(pytest_suite())
+        total.add(voicemode_suite())
         total.add(worker_suite())
     if total.skipped:
         print(f"\n({total.skipped} skipped)")

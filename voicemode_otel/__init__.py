@@ -7,6 +7,7 @@ lazily, and the OpenTelemetry SDK, ``requests`` and protobuf only once
 consent exists and a report is due (tests hold that line).
 
 * :func:`start` — VoiceMode's one call at server start; returns at once.
+* :func:`ask_once` — for VoiceMode's own CLI: the first-run question, on a terminal only.
 * :func:`status`, :func:`set_preference`, :func:`preview`, :func:`forget` — the
   operations the ``voicemode-otel`` CLI and the MCP tools offer.
 """
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from voicemode_otel.paths import Paths
     from voicemode_otel.preference import PreferenceChange
 
-__all__ = ["forget", "preview", "set_preference", "start", "status", "stop"]
+__all__ = ["ask_once", "forget", "preview", "set_preference", "start", "status", "stop"]
 
 
 def start(
@@ -103,6 +104,23 @@ def stop(timeout: float = 0.5) -> None:
     from voicemode_otel import runner
 
     runner.stop(max(0.0, deadline - time.monotonic()))
+
+
+def ask_once(base_dir: str | os.PathLike[str] | None = None) -> None:
+    """Ask on the first interactive use whether to share the statistics; store the answer. Never raises.
+
+    For a host's CLI subcommands, never its MCP server: asks only with a terminal
+    on stdin and stdout and no choice stored or set anywhere; Enter, Ctrl-D and
+    Ctrl-C mean No. The same question ``voicemode-otel`` asks.
+    """
+    try:
+        import sys
+
+        from voicemode_otel.cli import maybe_ask
+
+        maybe_ask(_paths(base_dir), os.environ, sys.stdin, sys.stdout)
+    except Exception:  # a question about statistics must never break the host's command
+        return
 
 
 def _paths(base_dir: str | os.PathLike[str] | None) -> Paths:

@@ -70,6 +70,7 @@ class PreviewResult(TypedDict):
     enabled: bool
     period: str
     sessions: int
+    schema_versions: dict[str, int]
     text: str
     otlp_json: dict[str, Any]
 
@@ -193,6 +194,7 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
             enabled=built.consent.enabled,
             period=built.period.label(),
             sessions=built.session_count,
+            schema_versions=dict(built.read_stats.schema_versions),
             text=next_report.render_summary(built),
             otlp_json=otlp_json.to_dict(built.request),
         )

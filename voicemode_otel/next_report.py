@@ -23,6 +23,8 @@ from voicemode_otel.periods import Period, floor_hour, iso
 from voicemode_otel.resource_detector import installation_attributes
 from voicemode_otel.sessions import ReadStats, completed_sessions
 
+NEWEST_KNOWN_SCHEMA = 4
+"""VoiceMode's newest ``ConversationLogger.SCHEMA_VERSION`` this package was tested with (voice-mode 9)."""
 _BAR_WIDTH = 28
 
 
@@ -147,9 +149,37 @@ def _provider_counts(request: ExportMetricsServiceRequest) -> dict[tuple[str, st
     return counts
 
 
+def _version_order(key: str) -> tuple[int, int, str]:
+    """Integer versions first, in order; then "missing" and "other"."""
+    return (0, int(key), "") if key.lstrip("-").isdigit() else (1, 0, key)
+
+
+def schema_version_lines(stats: ReadStats) -> list[str]:
+    """The log records read, by VoiceMode schema version, and a note on versions newer than known.
+
+    A newer version is read like the others (only the fields the contract needs);
+    saying so keeps a format change from passing unnoticed.
+    """
+    versions = stats.schema_versions
+    if not versions:
+        return []
+    keys = sorted(versions, key=_version_order)
+    names = {key: f"v{key}" if _version_order(key)[0] == 0 else key for key in keys}
+    counts = ", ".join(f"{names[key]} {versions[key]}" for key in keys)
+    lines = [f"Log records read, by schema version: {counts}"]
+    unlike = [names[k] for k in keys if k == "other" or _version_order(k)[1] > NEWEST_KNOWN_SCHEMA]
+    if unlike:
+        lines.append(
+            f"  ({', '.join(unlike)}: newer or unlike the v{NEWEST_KNOWN_SCHEMA} logs this package was "
+            "tested with; read for the same few fields, everything else in them ignored)"
+        )
+    return lines
+
+
 def render_summary(preview: Preview) -> str:
     """A person-readable summary: period, resource, and each histogram as a bar chart."""
     lines = [preview.note, f"Period: {iso(preview.period.start)} → {iso(preview.period.end)} (UTC)"]
+    lines.extend(schema_version_lines(preview.read_stats))
     if preview.read_stats.skipped():
         lines.append(f"Log lines skipped as unreadable: {preview.read_stats.skipped()}")
     if not preview.session_count:

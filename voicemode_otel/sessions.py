@@ -81,6 +81,8 @@ class ReadStats:
     corrupt: int = 0
     unknown_type: int = 0
     missing_fields: int = 0
+    schema_versions: dict[str, int] = field(default_factory=dict)
+    """Log records (JSON object lines) by their ``version``: ``"3"``, ``"4"``…, ``"missing"``, ``"other"``."""
 
     def skipped(self) -> int:
         """Lines that could not be used."""
@@ -124,6 +126,19 @@ class _Run:
             frozenset(normalize.provider_name(name, url) for name, url in self.tts),
             frozenset(normalize.provider_name(name, url) for name, url in self.stt),
         )
+
+
+def _version_key(version: object) -> str:
+    """The ``schema_versions`` key for a record's ``version`` value (an integer, else "other")."""
+    return str(version) if isinstance(version, int) and not isinstance(version, bool) else "other"
+
+
+def _count_fast_version(raw: str, versions: dict[str, int]) -> None:
+    """Count a line :func:`_fast_parse` accepted: it starts ``{"version": <value>, "timestamp"``."""
+    token = raw[12 : raw.find(",", 12)]
+    digits = token[1:] if token[:1] == "-" else token
+    key = str(int(token)) if digits.isdigit() and digits.isascii() else "other"
+    versions[key] = versions.get(key, 0) + 1
 
 
 def _hashable(value: object) -> object:
@@ -215,6 +230,10 @@ def _slow_parse(raw: str, stats: ReadStats) -> Line | None:
     if not isinstance(record, dict):
         stats.corrupt += 1
         return None
+    # Every record is counted by schema version, so a version this package has never
+    # seen shows in preview instead of vanishing; its lines are read like any other.
+    version = _version_key(record["version"]) if "version" in record else "missing"
+    stats.schema_versions[version] = stats.schema_versions.get(version, 0) + 1
     conversation_id, stamp = record.get("conversation_id"), record.get("timestamp")
     if not isinstance(conversation_id, str) or not conversation_id or not isinstance(stamp, str):
         stats.missing_fields += 1
@@ -239,6 +258,8 @@ def _slow_parse(raw: str, stats: ReadStats) -> Line | None:
 def parse_line(raw: str, stats: ReadStats, until: float | None = None) -> Line | None:
     """One usable log line before ``until`` (UTC seconds), or None; unusable lines are counted."""
     line = _fast_parse(raw, until)
+    if line is not None:
+        _count_fast_version(raw, stats.schema_versions)
     if line is _LATE:
         return None
     if line is None:
@@ -307,6 +328,8 @@ def completed_sessions(
         first -= 1
     for name in ("files", "lines", "corrupt", "unknown_type", "missing_fields"):
         setattr(stats, name, getattr(stats, name) + getattr(pass_stats, name))
+    for version, count in pass_stats.schema_versions.items():
+        stats.schema_versions[version] = stats.schema_versions.get(version, 0) + count
     return sessions
 
 
@@ -328,16 +351,20 @@ def _one_pass(
 
     lines = 0
     fast, late = _fast_parse, _LATE  # the loop runs once per log line: locals, no wrapper calls
+    versions, count_version = stats.schema_versions, _count_fast_version
     for _, path in files:
         for raw in _lines(path, stats):
             lines += 1
             line = fast(raw, end)
             if line is late:
+                count_version(raw, versions)
                 continue  # at/after the period's end: its session is not complete yet
             if line is None or (line[2] != "tts" and line[2] != "stt"):
                 line = parse_line(raw, stats, end)  # the full parse, which also counts what it skips
                 if line is None:
                     continue
+            else:
+                count_version(raw, versions)
             at, conversation_id, kind, provider, url, transport = line
             run = open_runs.get(conversation_id)
             if run is not None and at - run.last >= _GAP:

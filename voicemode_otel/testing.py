@@ -162,7 +162,8 @@ def sample_week(
     """A realistic week of use ending before ``end``: several sessions a day, mixed setups.
 
     Includes a session that spans local midnight (and so two files), a TTS
-    fallback, LiveKit sessions and a custom STT server (reported as ``other``).
+    fallback, LiveKit and survey-mode sessions and a custom STT server
+    (reported as ``other``).
     """
     rng = random.Random(seed)
     writer = ConversationLogWriter(conversations_dir, rng)
@@ -185,6 +186,8 @@ def sample_week(
                 minutes=rng.randint(6, 150), seconds=rng.randint(0, 59), microseconds=rng.randint(0, 999_999)
             )
             tts, stt, transport = rng.choice(setups)
+            if rng.random() < 0.08:  # now and then VoiceMode's survey mode (a series of spoken questions)
+                transport = "survey"
             session = writer.session(
                 start,
                 rng.choice([1, 2, 3, 4, 6, 8, 12, 15, 24]),
