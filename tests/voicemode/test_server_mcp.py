@@ -226,7 +226,7 @@ def test_voicemode_server_keeps_its_tools_and_the_opt_out_stops_its_reporter(
             as_resource = await session.read_resource("voicemode://telemetry/status")
             assert "ON" in as_resource.contents[0].text  # type: ignore[union-attr]
             prompt = await session.read_resource("voicemode://telemetry/opt-in-prompt")
-            assert prompt.contents[0].text == texts.opt_in_prompt()  # type: ignore[union-attr]
+            assert prompt.contents[0].text == texts.opt_in_prompt(str(host.paths.env_file))  # type: ignore[union-attr]
 
             preview = await session.call_tool("telemetry_preview", {})
             assert not preview.isError and preview.structuredContent is not None
@@ -240,14 +240,13 @@ def test_voicemode_server_keeps_its_tools_and_the_opt_out_stops_its_reporter(
             assert "still ON" not in opted_out.structuredContent["text"]
             assert str(host.paths.telemetry_id) in opted_out.structuredContent["removed"]
 
-            # The running reporter sees it: at most the request in flight finishes, then
-            # nothing more is sent, and nothing it leaves behind outlives the opt-out.
+            # The running reporter sees it: at most the report in flight finishes, then the
+            # only requests are the erasure of this ID (the server still answers 503).
             sent = len(capture.captured)
-            await asyncio.sleep(2.5)
-            settled = len(capture.captured)
-            assert settled <= sent + 1
-            await asyncio.sleep(4)  # four retry intervals
-            assert len(capture.captured) == settled
+            await asyncio.sleep(6.5)  # several retry intervals
+            later = capture.captured[sent:]
+            assert sum(1 for c in later if c.method == "POST") <= 1
+            assert {c.path for c in later if c.method == "DELETE"} <= {f"/v1/installations/{telemetry_id}"}
             await _wait_for(
                 lambda: not host.paths.telemetry_id.exists() and not host.paths.pending_file.exists(),
                 10,
@@ -258,22 +257,27 @@ def test_voicemode_server_keeps_its_tools_and_the_opt_out_stops_its_reporter(
             assert "VOICEMODE_TELEMETRY=false" in host.paths.env_file.read_text()
 
             forgot = await session.call_tool("telemetry_forget", {})
+            assert forgot.isError and "retried automatically" in _text(forgot)  # 503: still owed
+            capture.default = Behaviour(204, body=b"")
+            forgot = await session.call_tool("telemetry_forget", {})
             assert not forgot.isError, _text(forgot)
-            assert "nothing to delete" in _text(forgot)
-            assert not host.paths.telemetry_id.exists()
+            assert "deleted every row" in _text(forgot)
+            assert not host.paths.telemetry_id.exists() and not host.paths.erasure_file.exists()
 
     asyncio.run(scenario_())
 
 
-def test_unpatched_voicemode_keeps_the_start_up_preference(tmp_path: Path, capture: CaptureServer) -> None:
-    """Why the patch changes config.py: unpatched, VoiceMode copies voicemode.env into its environment.
+def test_unpatched_voicemode_still_honours_an_opt_out_through_mcp(
+    tmp_path: Path, capture: CaptureServer
+) -> None:
+    """Unpatched, VoiceMode copies voicemode.env into its environment at start, and the environment wins.
 
-    With the default layout, ``VOICEMODE_TELEMETRY=true`` from the file becomes an
-    environment variable of the server at start, and the environment wins; an
-    opt-out through MCP then writes ``false`` to the file but changes nothing
-    while that server runs, and its reporter makes a new ID. The patched server
-    (above, same layout) does not; if this test ever fails, VoiceMode no longer
-    does this and the config.py hunk can go.
+    The tool therefore also replaces the copied value in the server's own
+    environment: the opt-out holds at once, the reporter does not enroll again,
+    and the only request that follows is the erasure of the old ID. (The patch's
+    config.py hunk is still wanted: without it a hand edit of voicemode.env is
+    not seen by a running VoiceMode, and a project's ``.voicemode.env`` could
+    opt a user in.)
     """
     home = tmp_path / "host"
     home.mkdir()
@@ -293,8 +297,16 @@ def test_unpatched_voicemode_keeps_the_start_up_preference(tmp_path: Path, captu
             await _wait_for(lambda: len(capture.captured) >= 1, 90, "the reporter's first send")
             opted_out = await session.call_tool("telemetry_set_preference", {"enabled": False})
             assert opted_out.structuredContent is not None
-            assert "still ON" in opted_out.structuredContent["text"]
-            await _wait_for(host.paths.telemetry_id.exists, 10, "the reporter to enroll again")
-            assert host.paths.telemetry_id.read_text().strip() != first_id
+            assert opted_out.structuredContent["effective_state"] == "off", opted_out.structuredContent
+            assert "in this server's environment" in opted_out.structuredContent["text"]
+            seen = len(capture.captured)
+            await asyncio.sleep(3)  # the reporter's retry would have come by now
+            assert not host.paths.telemetry_id.exists()
+            after = [(c.method, c.path) for c in capture.captured[seen - 1 :] if c.method == "POST"]
+            assert len(after) <= 1  # at most the send already under way when the tool ran
+            status = await session.call_tool("telemetry_check_status", {})
+            assert status.structuredContent is not None and status.structuredContent["state"] == "off"
 
     asyncio.run(scenario_())
+    deletes = {c.path for c in capture.captured if c.method == "DELETE"}
+    assert deletes == {f"/v1/installations/{first_id}"}
