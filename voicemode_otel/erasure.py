@@ -35,21 +35,18 @@ class ForgetResult:
 
 
 def _delete_on_server(url: str, settings: exporter_config.ExportSettings) -> tuple[bool, str]:
-    import requests
+    # One bounded attempt with the same headers, TLS files and error causes as a report.
+    from voicemode_otel import http_attempt
+    from voicemode_otel.network_errors import printable
 
-    verify: bool | str = settings.certificate_file or True
-    cert = None
-    if settings.client_certificate_file and settings.client_key_file:
-        cert = (settings.client_certificate_file, settings.client_key_file)
-    try:
-        response = requests.delete(
-            url, headers=settings.headers, timeout=settings.timeout_seconds, verify=verify, cert=cert
-        )
-    except requests.RequestException as error:
-        return False, f"could not reach {url} ({type(error).__name__}); nothing was deleted there"
-    if response.status_code in (200, 202, 204):
-        return True, f"deleted every row of this installation ({response.status_code} from {url})"
-    return False, f"{url} answered {response.status_code} {response.reason}; nothing was deleted there"
+    answer = http_attempt.request("DELETE", url, settings)
+    if answer.response is None:
+        return False, f"could not reach {url} ({answer.cause}); nothing was deleted there"
+    status = answer.response.status_code
+    if status in (200, 202, 204):
+        return True, f"deleted every row of this installation ({status} from {url})"
+    reason = printable(answer.response.reason or "", 80)
+    return False, f"{url} answered {status} {reason}; nothing was deleted there"
 
 
 def forget(paths: Paths, environ: Mapping[str, str] | None = None) -> ForgetResult:
