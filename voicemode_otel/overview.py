@@ -35,6 +35,8 @@ class Status:
     pending_sessions: int | None
     retry_not_before: datetime | None
     next_due: datetime | None
+    endpoint_warnings: tuple[str, ...] = ()
+    """Export settings that were ignored or fell back to their default."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (times in UTC ISO 8601)."""
@@ -50,6 +52,7 @@ class Status:
             "endpoint": self.endpoint,
             "endpoint_source": self.endpoint_source,
             "endpoint_problem": self.endpoint_problem,
+            "endpoint_warnings": list(self.endpoint_warnings),
             "telemetry_id": self.telemetry_id,
             "opted_in_at": when(self.opted_in_at),
             "reported_until": when(self.acked_until),
@@ -91,6 +94,7 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
         pending_sessions=pending.session_count if pending else None,
         retry_not_before=delivery.retry_not_before,
         next_due=next_due,
+        endpoint_warnings=settings.warnings,
     )
 
 
@@ -104,6 +108,7 @@ def render(status: Status) -> str:
         + (f" — {status.endpoint_problem}" if status.endpoint_problem else ""),
         f"ID:        {status.telemetry_id or '(none: created only when you opt in)'}",
     ]
+    lines[2:2] = [f"Warning:   {warning}" for warning in status.endpoint_warnings]  # under Endpoint
     if status.opted_in_at:
         lines.append(f"Opted in:  {iso(status.opted_in_at)} (nothing from before this is ever sent)")
     lines.append(f"Last sent: {iso(status.last_delivered_at) if status.last_delivered_at else 'never'}")
