@@ -477,3 +477,16 @@ def test_configured_ca_file_wins_over_requests_ca_bundle(
             paths, {"VOICEMODE_TELEMETRY_ENDPOINT": server.url, "OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert)}
         )
         assert len(server.captured) == 1
+
+
+def test_a_client_key_without_a_certificate_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    """A key alone cannot make a TLS client identity: it is not used, and the warning names the variable."""
+    key = tmp_path / "key.pem"
+    key.write_text("not used\n")
+    settings = exporter_config.resolve(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://c", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY": str(key)}
+    )
+    assert (settings.client_key_file, settings.problem) == (None, None)
+    assert settings.warnings == (
+        "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY is ignored without a client certificate",
+    )

@@ -244,14 +244,15 @@ def _tls_files(env: Mapping[str, str], warnings: list[str]) -> tuple[dict[str, s
     missing file would otherwise fail every send as if the network were down.
     """
     files: dict[str, str | None] = {}
+    variables: dict[str, str | None] = {}
     problem = None
     for name in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"):
-        path, variable = _pick(env, name)
+        path, variables[name] = _pick(env, name)
         files[name] = path
         if path is not None and problem is None and not _is_file(path):
-            problem = f"{variable}={path!r} is not a readable file; nothing is sent until it is"
+            problem = f"{variables[name]}={path!r} is not a readable file; nothing is sent until it is"
     if files["CLIENT_KEY"] and not files["CLIENT_CERTIFICATE"]:
-        _warn(warnings, "OTEL_EXPORTER_OTLP_CLIENT_KEY is ignored without a client certificate")
+        _warn(warnings, f"{variables['CLIENT_KEY']} is ignored without a client certificate")
         files["CLIENT_KEY"] = None
     return files, problem
 
