@@ -160,6 +160,8 @@ def give_up_id(
     if telemetry_id and maybe_stored and not keep_server_data:
         settings = exporter_config.resolve(env)
         targets = state.delivered_to or ((settings.endpoint,) if settings.endpoint else ())
+        if not targets:  # a state from before endpoints were recorded, and no valid endpoint now
+            unsupported.append(f"the endpoint ({settings.problem or 'none configured'})")
         urls = []
         for endpoint in targets:
             url = exporter_config.installation_url(endpoint, telemetry_id)
@@ -200,24 +202,23 @@ def _backoff(attempts: int) -> timedelta:
 def _delete_on_server(
     url: str, settings: exporter_config.ExportSettings
 ) -> tuple[int | None, str, float | None]:
-    """One DELETE: ``(status or None, a short cause, Retry-After seconds)``; never raises."""
-    import requests
+    """One bounded DELETE, with the same headers, TLS files and causes as a report; never raises.
 
-    verify: bool | str = settings.certificate_file or True
-    cert = None
-    if settings.client_certificate_file and settings.client_key_file:
-        cert = (settings.client_certificate_file, settings.client_key_file)
-    try:
-        response = requests.delete(
-            url, headers=settings.headers, timeout=settings.timeout_seconds, verify=verify, cert=cert
-        )
-    except requests.RequestException as error:
-        return None, f"could not reach it ({type(error).__name__})", None
-    wait = response.headers.get("retry-after", "")
+    ``(status or None, a one-line cause, Retry-After seconds)``.
+    """
+    from voicemode_otel import http_attempt
+    from voicemode_otel.network_errors import printable
+    from voicemode_otel.sender import retry_after_seconds
+
+    answer = http_attempt.request("DELETE", url, settings)
+    if answer.response is None:
+        return None, answer.cause, None
+    status = answer.response.status_code
+    reason = printable(answer.response.reason or "", 80)
     return (
-        response.status_code,
-        f"{response.status_code} {response.reason}",
-        float(wait) if wait.isdigit() else None,
+        status,
+        f"{status} {reason}".strip(),
+        retry_after_seconds(answer.response.headers.get("retry-after")),
     )
 
 

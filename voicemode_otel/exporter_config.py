@@ -5,17 +5,31 @@ exporter as explicit arguments — the Python exporter reads
 ``OTEL_EXPORTER_OTLP_TIMEOUT`` in seconds where the spec says milliseconds,
 and it knows nothing of ``VOICEMODE_TELEMETRY_ENDPOINT``. Signal-specific
 ``_METRICS_`` variables replace (never merge with) the generic ones.
+
+Whatever the environment holds, :func:`resolve` never raises and returns
+either a configuration every field of which the sender can use as is, or a
+``problem`` saying in one sentence which variable keeps anything from being
+sent. A configuration error is refused here, before any attempt, so it can
+never be mistaken for a network failure and put a report into backoff.
+Settings that can fall back safely (a timeout, a header entry, compression)
+do so, with a sentence in ``warnings``.
+
 Pure standard library: the host's start-up path imports this module.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import unquote
+
+from voicemode_otel.endpoint_url import check_url
 
 _log = logging.getLogger(__name__)
 
@@ -25,9 +39,37 @@ PRODUCTION_ENDPOINT = ""
 ENDPOINT_VARIABLE = "VOICEMODE_TELEMETRY_ENDPOINT"
 METRICS_PATH = "/v1/metrics"
 DEFAULT_TIMEOUT_MS = 10_000
+MIN_TIMEOUT_MS = 1.0
+MAX_TIMEOUT_MS = 300_000.0
+"""Five minutes. One attempt sends a report of a few kilobytes, and for all that time a
+``voicemode-otel send`` keeps its user waiting and holds the delivery lock that every
+other VoiceMode process then skips. A longer value is a typo or a unit mix-up (the
+Python exporter's own reading of this variable is in seconds), not a wish."""
 DEFAULT_CADENCE = timedelta(hours=24)
 MIN_CADENCE = timedelta(hours=1)  # periods are whole hours
 SUPPORTED_PROTOCOL = "http/protobuf"
+
+# Headers the exporter and the HTTP framing own: a user value would corrupt the request
+# (a Content-Encoding that does not match the gzip body, a wrong Content-Length, ...).
+RESERVED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "expect",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # RFC 9110 field-name (lower-cased)
+_FIELD_VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII, space and tab: no CR, LF, NUL
+
+_LOGGED: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -35,6 +77,7 @@ class ExportSettings:
     """Everything the sender needs, resolved once per run."""
 
     endpoint: str | None
+    """A valid http(s) URL, or None when none is configured or the one set is invalid (see ``problem``)."""
     endpoint_source: str
     headers: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = DEFAULT_TIMEOUT_MS / 1000
@@ -44,7 +87,9 @@ class ExportSettings:
     client_certificate_file: str | None = None
     cadence: timedelta = DEFAULT_CADENCE
     problem: str | None = None
-    """Why nothing can be sent (no endpoint, unsupported protocol), for ``status``."""
+    """Why nothing can be sent (no endpoint, an invalid one, unsupported protocol), for ``status``."""
+    warnings: tuple[str, ...] = ()
+    """Settings that were ignored or fell back to their default, one sentence each."""
 
     @property
     def user_configured(self) -> bool:
@@ -63,6 +108,14 @@ def installation_url(endpoint: str, telemetry_id: str) -> str | None:
     return endpoint.rstrip("/")[: -len(METRICS_PATH)] + f"/v1/installations/{telemetry_id}"
 
 
+def _warn(warnings: list[str], sentence: str) -> None:
+    """Keep the sentence for ``status`` and log it once per process (``resolve`` runs often)."""
+    warnings.append(sentence)
+    if sentence not in _LOGGED:
+        _LOGGED.add(sentence)
+        _log.warning("voicemode-otel: %s", sentence)
+
+
 def _pick(env: Mapping[str, str], name: str) -> tuple[str | None, str | None]:
     """The ``_METRICS_`` variant if set, else the generic variable; with the name that applied."""
     specific = f"OTEL_EXPORTER_OTLP_METRICS_{name}"
@@ -74,93 +127,173 @@ def _pick(env: Mapping[str, str], name: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def parse_headers(raw: str) -> dict[str, str]:
-    """``key1=value1,key2=value2`` with percent-encoded values, as the spec defines it."""
+def parse_headers(
+    raw: str, variable: str = "OTEL_EXPORTER_OTLP_HEADERS", warnings: list[str] | None = None
+) -> dict[str, str]:
+    """``key1=value1,key2=value2`` with percent-encoded values, as the spec defines it.
+
+    An entry the HTTP library would refuse (a CR or LF smuggled in as ``%0d%0a``, a
+    control or non-ASCII character, a name that is not an HTTP token) or one the
+    exporter owns (``content-encoding``, ...) is dropped with a warning, and the rest
+    are sent: one bad entry must not stop every report. Warnings name the entry,
+    never its value, which may be a secret.
+    """
+    found = [] if warnings is None else warnings
     headers: dict[str, str] = {}
-    for item in raw.split(","):
+    for index, item in enumerate(raw.split(","), start=1):
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        name = unquote(key.strip()).strip().lower()
+        where = f"{variable} entry {index}"
+        if not sep or not name:
             if item.strip():
-                _log.warning("voicemode-otel: ignoring malformed OTLP header entry %r", item.strip())
+                _warn(found, f"{where} is not key=value; ignored")
             continue
-        headers[unquote(key.strip()).lower()] = unquote(value.strip())
+        if not _TOKEN.fullmatch(name):
+            _warn(found, f"{where}: the name is not a valid HTTP header name; ignored")
+            continue
+        decoded = unquote(value.strip()).strip(" \t")
+        if not _FIELD_VALUE.fullmatch(decoded):
+            _warn(
+                found,
+                f"{where} ({name}): the value holds a line break, control or non-ASCII character "
+                "that HTTP headers cannot carry; ignored",
+            )
+            continue
+        if name in RESERVED_HEADERS:
+            _warn(found, f"{where} ({name}): voicemode-otel sets this header itself; ignored")
+            continue
+        headers[name] = decoded
     return headers
 
 
-def _endpoint(env: Mapping[str, str]) -> tuple[str | None, str]:
+def _endpoint(env: Mapping[str, str]) -> tuple[str | None, str, str | None]:
+    """The endpoint URL, the variable it came from, and why it cannot be used (if so)."""
     explicit = env.get(ENDPOINT_VARIABLE, "").strip()
-    if explicit:
-        return explicit, ENDPOINT_VARIABLE
     metrics = env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "").strip()
-    if metrics:
-        return metrics, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
     base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    if base:
-        return base.rstrip("/") + METRICS_PATH, "OTEL_EXPORTER_OTLP_ENDPOINT"
-    return (PRODUCTION_ENDPOINT or None), "default"
+    for value, variable, url in (
+        (explicit, ENDPOINT_VARIABLE, explicit),
+        (metrics, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", metrics),
+        (base, "OTEL_EXPORTER_OTLP_ENDPOINT", base.rstrip("/") + METRICS_PATH),
+    ):
+        if value:
+            # An invalid choice is a problem, never a reason to send somewhere else.
+            problem = check_url(value, variable) or check_url(url, variable)
+            if (
+                problem is None
+                and variable == "OTEL_EXPORTER_OTLP_ENDPOINT"
+                and ("?" in value or "#" in value)
+            ):
+                problem = (
+                    f"{variable}={value!r} is a base URL ({METRICS_PATH} is appended): no query or fragment"
+                )
+            return (None if problem else url), variable, problem
+    if PRODUCTION_ENDPOINT:
+        return PRODUCTION_ENDPOINT, "default", None
+    return (
+        None,
+        "default",
+        "no endpoint: the project's Worker is not deployed yet; set "
+        f"{ENDPOINT_VARIABLE} or OTEL_EXPORTER_OTLP_ENDPOINT to send reports",
+    )
 
 
-def _timeout_seconds(env: Mapping[str, str]) -> float:
+def _number(raw: str) -> float:
+    """``raw`` as a float; NaN for anything else (``float()`` also takes "٣" and "1_0")."""
+    try:
+        return float(raw) if raw.isascii() else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _timeout_seconds(env: Mapping[str, str], warnings: list[str]) -> float:
     raw, variable = _pick(env, "TIMEOUT")
     if raw is None:
         return DEFAULT_TIMEOUT_MS / 1000
-    try:
-        millis = float(raw)
-    except ValueError:
-        millis = -1
-    if millis <= 0:
-        _log.warning("voicemode-otel: %s=%r is not a positive number of milliseconds", variable, raw)
+    millis = _number(raw)
+    if not (math.isfinite(millis) and MIN_TIMEOUT_MS <= millis <= MAX_TIMEOUT_MS):
+        _warn(
+            warnings,
+            f"{variable}={raw!r} is not a number of milliseconds between {MIN_TIMEOUT_MS:.0f} and "
+            f"{MAX_TIMEOUT_MS:.0f}; using {DEFAULT_TIMEOUT_MS}",
+        )
         return DEFAULT_TIMEOUT_MS / 1000
     return millis / 1000
 
 
-def _compression(env: Mapping[str, str]) -> str:
+def _compression(env: Mapping[str, str], warnings: list[str]) -> str:
     raw, variable = _pick(env, "COMPRESSION")
     value = (raw or "gzip").lower()
     if value not in ("gzip", "none"):
-        _log.warning("voicemode-otel: %s=%r is not gzip or none; using gzip", variable, raw)
+        _warn(warnings, f"{variable}={raw!r} is not gzip or none; using gzip")
         return "gzip"
     return value
 
 
-def _cadence(env: Mapping[str, str], user_configured: bool) -> timedelta:
+def _cadence(env: Mapping[str, str], user_configured: bool, warnings: list[str]) -> timedelta:
     """24 h; ``OTEL_METRIC_EXPORT_INTERVAL`` (ms) may shorten it, for the user's own endpoint only."""
     raw = env.get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()
     if not raw or not user_configured:
         return DEFAULT_CADENCE
-    try:
-        interval = timedelta(milliseconds=float(raw))
-    except (ValueError, OverflowError):
+    millis = _number(raw)
+    if not (math.isfinite(millis) and millis > 0):
+        _warn(warnings, f"OTEL_METRIC_EXPORT_INTERVAL={raw!r} is not a positive number of milliseconds")
         return DEFAULT_CADENCE
-    return min(DEFAULT_CADENCE, max(MIN_CADENCE, interval))
+    return min(DEFAULT_CADENCE, max(MIN_CADENCE, timedelta(milliseconds=min(millis, 1e12))))
+
+
+def _tls_files(env: Mapping[str, str], warnings: list[str]) -> tuple[dict[str, str | None], str | None]:
+    """CA, client certificate and key files; a named file that is not there is a problem.
+
+    Falling back to the system CAs would change whom the report is trusted to, and a
+    missing file would otherwise fail every send as if the network were down.
+    """
+    files: dict[str, str | None] = {}
+    variables: dict[str, str | None] = {}
+    problem = None
+    for name in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"):
+        path, variables[name] = _pick(env, name)
+        files[name] = path
+        if path is not None and problem is None and not _is_file(path):
+            problem = f"{variables[name]}={path!r} is not a readable file; nothing is sent until it is"
+    if files["CLIENT_KEY"] and not files["CLIENT_CERTIFICATE"]:
+        _warn(warnings, f"{variables['CLIENT_KEY']} is ignored without a client certificate")
+        files["CLIENT_KEY"] = None
+    return files, problem
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file() and os.access(path, os.R_OK)
+    except (ValueError, OSError):  # missing, an embedded NUL, a name too long
+        return False
 
 
 def resolve(environ: Mapping[str, str] | None = None) -> ExportSettings:
-    """The export settings the environment asks for."""
+    """The export settings the environment asks for; never raises."""
     env = os.environ if environ is None else environ
-    endpoint, source = _endpoint(env)
-    problem = None
-    if endpoint is None:
-        problem = (
-            "no endpoint: the project's Worker is not deployed yet; set "
-            f"{ENDPOINT_VARIABLE} or OTEL_EXPORTER_OTLP_ENDPOINT to send reports"
-        )
+    warnings: list[str] = []
+    endpoint, source, problem = _endpoint(env)
     protocol, protocol_variable = _pick(env, "PROTOCOL")
-    if protocol and protocol != SUPPORTED_PROTOCOL:
+    if problem is None and protocol and protocol != SUPPORTED_PROTOCOL:
         problem = (
-            f"{protocol_variable}={protocol} is not supported; voicemode-otel sends {SUPPORTED_PROTOCOL} only"
+            f"{protocol_variable}={protocol!r} is not supported; "
+            f"voicemode-otel sends {SUPPORTED_PROTOCOL} only"
         )
-    headers_raw, _ = _pick(env, "HEADERS")
-    user_configured = source != "default"
+    headers_raw, headers_variable = _pick(env, "HEADERS")
+    headers = parse_headers(headers_raw, headers_variable or "", warnings) if headers_raw else {}
+    files, tls_problem = _tls_files(env, warnings)
+    problem = problem or tls_problem
     return ExportSettings(
         endpoint=endpoint,
         endpoint_source=source,
-        headers=parse_headers(headers_raw) if headers_raw else {},
-        timeout_seconds=_timeout_seconds(env),
-        compression=_compression(env),
-        certificate_file=_pick(env, "CERTIFICATE")[0],
-        client_key_file=_pick(env, "CLIENT_KEY")[0],
-        client_certificate_file=_pick(env, "CLIENT_CERTIFICATE")[0],
-        cadence=_cadence(env, user_configured),
+        headers=headers,
+        timeout_seconds=_timeout_seconds(env, warnings),
+        compression=_compression(env, warnings),
+        certificate_file=files["CERTIFICATE"],
+        client_key_file=files["CLIENT_KEY"],
+        client_certificate_file=files["CLIENT_CERTIFICATE"],
+        cadence=_cadence(env, source != "default", warnings),
         problem=problem,
+        warnings=tuple(warnings),
     )

@@ -45,6 +45,7 @@ class Status:
     retry_not_before: datetime | None
     next_due: datetime | None
     endpoint_warnings: tuple[str, ...] = ()
+    """Export settings that were ignored or fell back to their default."""
     server_retry_after: datetime | None = None
     id_problem: str | None = None
     state_recovered: str | None = None
@@ -114,7 +115,7 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
         endpoint=settings.endpoint,
         endpoint_source=settings.endpoint_source,
         endpoint_problem=settings.problem,
-        endpoint_warnings=tuple(getattr(settings, "warnings", ())),
+        endpoint_warnings=settings.warnings,
         telemetry_id=identity.read(paths),
         id_problem=identity.problem(paths),
         opted_in_at=delivery.opted_in_at,

@@ -1,10 +1,13 @@
-"""The consent-gated OTLP/HTTP exporter: one report out, one outcome back.
+"""The consent-gated OTLP/HTTP exporter: one report out, one attempt, one outcome back.
 
-The HTTP is the official ``OTLPMetricExporter``'s. Around it:
+The HTTP is the official ``OTLPMetricExporter``'s, given a session of our own
+(``http_attempt.PinnedSession``, through the exporter's public ``session=``):
 
-* a ``requests`` transport adapter that asks for consent immediately before
-  every request leaves (also before the exporter's own retries), so an
-  opt-out that lands mid-send stops it;
+* one request per run, asked for consent immediately before it leaves, so an
+  opt-out that lands mid-send stops it; the exporter's internal retries are
+  refused (the delivery state machine is the retry policy) and its backoff
+  sleep is cut short by ``shutdown()``;
+* the whole attempt bounded by the configured timeout (``http_attempt.run``);
 * a response hook that reads the status code, ``Retry-After`` and the
   ``ExportMetricsServiceResponse`` through public ``requests`` APIs — the
   exporter's boolean result cannot tell "retry later" from "never again".
@@ -13,27 +16,36 @@ The HTTP is the official ``OTLPMetricExporter``'s. Around it:
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Literal
 
 import requests
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.version import __version__ as exporter_version
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.sdk.metrics.export import MetricsData
-from requests.adapters import HTTPAdapter
 
+from voicemode_otel import http_attempt
 from voicemode_otel.exporter_config import ExportSettings
+from voicemode_otel.http_attempt import ConsentWithdrawn
+from voicemode_otel.network_errors import printable
 
 _log = logging.getLogger(__name__)
 
+__all__ = ["ConsentWithdrawn", "ReportSender", "SendResult", "abort_all", "retry_after_seconds"]
+
 Outcome = Literal["delivered", "retry", "dropped", "withdrawn"]
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression}
+_USER_AGENT = f"OTel-OTLP-Exporter-Python/{exporter_version}"
+MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600.0
+"""A longer Retry-After is broken or hostile; the delivery state machine caps it further."""
 _ACTIVE: weakref.WeakSet[ReportSender] = weakref.WeakSet()
 
 
@@ -41,35 +53,6 @@ def abort_all() -> None:
     """Abort every send in progress (process exit must not wait on a slow endpoint)."""
     for active in list(_ACTIVE):
         active.abort()
-
-
-class ConsentWithdrawn(requests.exceptions.RequestException):
-    """Raised inside the HTTP stack when consent is gone; nothing was sent."""
-
-
-class ConsentGatedAdapter(HTTPAdapter):
-    """An adapter that refuses to send unless ``allowed()`` says yes at that moment.
-
-    It also pins TLS verification to ``certificate_file`` when one is
-    configured: ``requests`` would otherwise let ``REQUESTS_CA_BUNDLE`` or
-    ``CURL_CA_BUNDLE`` from the environment override the session's setting,
-    silently ignoring ``OTEL_EXPORTER_OTLP_CERTIFICATE``.
-    """
-
-    def __init__(self, allowed: Callable[[], bool], certificate_file: str | None = None) -> None:
-        super().__init__(max_retries=0)
-        self._allowed = allowed
-        self._certificate_file = certificate_file
-        self.withdrawn = False
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        """Check consent, then send as usual."""
-        if not self._allowed():
-            self.withdrawn = True
-            raise ConsentWithdrawn("telemetry consent was withdrawn; nothing sent")
-        if self._certificate_file:
-            kwargs["verify"] = self._certificate_file
-        return super().send(request, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -88,15 +71,16 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():  # "²".isdigit() is True too
+        return min(float(text), MAX_RETRY_AFTER_SECONDS)
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+        seconds = (
+            moment.replace(tzinfo=moment.tzinfo or timezone.utc) - datetime.now(timezone.utc)
+        ).total_seconds()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS) if math.isfinite(seconds) else None
 
 
 def _partial_success(response: requests.Response) -> tuple[int, str]:
@@ -116,76 +100,81 @@ def _partial_success(response: requests.Response) -> tuple[int, str]:
 
 
 class ReportSender:
-    """Sends ``MetricsData`` with the OTLP exporter and classifies the result."""
+    """Sends ``MetricsData`` with the OTLP exporter, once, and classifies the result."""
 
     def __init__(self, settings: ExportSettings, allowed: Callable[[], bool]) -> None:
         if not settings.endpoint:
             raise ValueError("no endpoint configured")
         self._settings = settings
+        self._endpoint: str = settings.endpoint
         self._allowed = allowed
         self._lock = threading.Lock()
-        self._exporter: OTLPMetricExporter | None = None
+        self._attempt: http_attempt.Attempt | None = None
 
     def send(self, metrics: MetricsData) -> SendResult:
-        """Export once (the exporter may retry within its timeout); never raises."""
-        responses: list[requests.Response] = []
-        adapter = ConsentGatedAdapter(self._allowed, self._settings.certificate_file)
-        session = requests.Session()
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.hooks["response"].append(lambda response, *args, **kwargs: responses.append(response))
-        cert: tuple[str, str] | None = None
-        if self._settings.client_certificate_file and self._settings.client_key_file:
-            cert = (self._settings.client_certificate_file, self._settings.client_key_file)
-        try:
+        """One request, bounded by the timeout whatever the server does; never raises."""
+        settings = self._settings
+        attempt = http_attempt.Attempt(self._endpoint, settings.timeout_seconds, self._allowed)
+
+        def export() -> None:
+            session = http_attempt.PinnedSession(attempt, settings, self._format_headers())
+            attempt.add_cleanup(session.close)
             exporter = OTLPMetricExporter(
-                endpoint=self._settings.endpoint,
-                certificate_file=self._settings.certificate_file,
-                client_certificate_file=cert[0] if cert else None,
-                client_key_file=cert[1] if cert else None,
-                headers=self._settings.headers,
-                timeout=self._settings.timeout_seconds,
-                compression=_COMPRESSION[self._settings.compression],
+                endpoint=self._endpoint,
+                certificate_file=settings.certificate_file,
+                client_certificate_file=settings.client_certificate_file,
+                client_key_file=settings.client_key_file,
+                headers=settings.headers,
+                timeout=settings.timeout_seconds,
+                compression=_COMPRESSION[settings.compression],
                 session=session,
             )
-            with self._lock:
-                self._exporter = exporter
-            _ACTIVE.add(self)
+            # After the one request, shutdown() ends the exporter's backoff wait at once.
+            attempt.add_cleanup(exporter.shutdown)
             exporter.export(metrics)
-        except Exception as error:
-            _log.warning("voicemode-otel: export failed before a response: %s", error)
+
+        with self._lock:
+            self._attempt = attempt
+        _ACTIVE.add(self)
+        try:
+            answer = http_attempt.run(attempt, export)
         finally:
             _ACTIVE.discard(self)
             with self._lock:
-                if self._exporter is not None:
-                    self._exporter.shutdown()
-                    self._exporter = None
-            session.close()
-        if adapter.withdrawn:
-            return SendResult("withdrawn", None, "consent withdrawn before sending; nothing sent")
-        if not responses:
-            return SendResult("retry", None, "no response (network error or timeout)")
-        return self._classify(responses[-1])
+                self._attempt = None
+        if answer.withdrawn:
+            return SendResult("withdrawn", None, answer.cause)
+        if answer.response is None:
+            return SendResult("retry", None, answer.cause)
+        return self._classify(answer.response)
+
+    def _format_headers(self) -> dict[str, str]:
+        """The headers the OTLP/HTTP request format needs, as the exporter itself would set them."""
+        headers = {"Content-Type": "application/x-protobuf", "User-Agent": _USER_AGENT}
+        if self._settings.compression == "gzip":  # the exporter compresses the body to match
+            headers["Content-Encoding"] = "gzip"
+        return headers
 
     def abort(self) -> None:
-        """Stop the exporter's retry wait at once (used at process exit)."""
+        """End the attempt at once (used at process exit): its sockets are shut, nothing new starts."""
         with self._lock:
-            if self._exporter is not None:
-                self._exporter.shutdown()
-                self._exporter = None
+            attempt = self._attempt
+        if attempt is not None:
+            attempt.expire("interrupted: the process is exiting")
 
     @staticmethod
     def _classify(response: requests.Response) -> SendResult:
         status = response.status_code
+        reason = printable(response.reason or "", 80)
         if 200 <= status < 300:
             rejected, message = _partial_success(response)
             detail = f"{status}" + (
-                f"; partial success: {rejected} points rejected: {message}" if rejected else ""
+                f"; partial success: {rejected} points rejected: {printable(message)}" if rejected else ""
             )
             return SendResult("delivered", status, detail, rejected_points=rejected)
         retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if status in (408, 429) or status >= 500:
-            return SendResult("retry", status, f"{status} {response.reason}", retry_after)
+            return SendResult("retry", status, f"{status} {reason}".strip(), retry_after)
         # 3xx is not followed (an endpoint that redirects is misconfigured) and 4xx will
         # fail the same way again: log it and move on rather than retry forever.
-        return SendResult("dropped", status, f"{status} {response.reason}")
+        return SendResult("dropped", status, f"{status} {reason}".strip())
