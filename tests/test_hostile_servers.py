@@ -156,15 +156,18 @@ def test_real_send_prints_one_line_and_keeps_the_report(
 
 
 def test_forget_is_bounded_the_same_way(paths: Paths, case: Hostile, endpoint: Endpoint) -> None:
-    """The DELETE of forget: one attempt within the timeout, the same cause, the ID kept for a retry."""
-    from voicemode_otel import erasure
+    """The DELETE of forget: one attempt within the timeout, the same cause, the erasure kept for a retry."""
+    from dataclasses import replace
+
+    from voicemode_otel import delivery, erasure
 
     opted_in_with_a_due_report(paths)
     with CaptureServer() as worker:
         environ = {"VOICEMODE_BASE_DIR": str(paths.base), "VOICEMODE_TELEMETRY_ENDPOINT": worker.url}
-        from voicemode_otel import delivery
-
         assert delivery.run(delivery.RunConfig(paths, environ=environ)).outcome is delivery.Outcome.DELIVERED
+    telemetry_id = paths.telemetry_id.read_text().strip()
+    # The erasure goes where reports went: make that the hostile endpoint.
+    state.save_state(paths, replace(state.load_state(paths), delivered_to=(endpoint.url,)))
     environ = {
         "VOICEMODE_BASE_DIR": str(paths.base),
         "VOICEMODE_TELEMETRY_ENDPOINT": endpoint.url,
@@ -173,10 +176,12 @@ def test_forget_is_bounded_the_same_way(paths: Paths, case: Hostile, endpoint: E
     started = time.monotonic()
     result = erasure.forget(paths, environ)
     elapsed = time.monotonic() - started
-    url = endpoint.url.replace("/v1/metrics", f"/v1/installations/{paths.telemetry_id.read_text().strip()}")
+    url = endpoint.url.replace("/v1/metrics", f"/v1/installations/{telemetry_id}")
     assert not result.ok
-    assert result.server == f"could not reach {url} ({case.cause(endpoint.port)}); nothing was deleted there"
-    assert paths.telemetry_id.exists()
+    assert result.remaining == (f"{telemetry_id} at {url}",)
+    assert f"{url}: {case.cause(endpoint.port)}" in result.server
+    assert [r.telemetry_id for r in erasure.load(paths)] == [telemetry_id]  # kept, and only there
+    assert not paths.telemetry_id.exists()
     assert endpoint.connections <= 1
     assert elapsed < TIMEOUT_MS / 1000 + 1, f"forget took {elapsed:.1f} s"
 
