@@ -62,8 +62,8 @@ def cli(base: Path, *args: str, timeout: float = 120, **extra: str) -> subproces
     )
 
 
-def delivered_report(paths: Paths, endpoint: str, *, hours_ago: float = 30) -> str:
-    """Opt in ``hours_ago``, log one session since, and deliver its report to ``endpoint``; the ID."""
+def due_report(paths: Paths, *, hours_ago: float = 30) -> None:
+    """Opt in ``hours_ago`` and log one five-round session 6 hours ago: the first report is due."""
     now = datetime.now(timezone.utc)
     preference.set_preference(
         paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=now - timedelta(hours=hours_ago)
@@ -71,6 +71,11 @@ def delivered_report(paths: Paths, endpoint: str, *, hours_ago: float = 30) -> s
     testing.ConversationLogWriter(paths.conversations_dir).session(
         (now - timedelta(hours=6)).astimezone(testing.PACIFIC), 5
     )
+
+
+def delivered_report(paths: Paths, endpoint: str, *, hours_ago: float = 30) -> str:
+    """:func:`due_report`, delivered to ``endpoint`` by the real ``send``; the ID."""
+    due_report(paths, hours_ago=hours_ago)
     result = cli(paths.base, "send", VOICEMODE_TELEMETRY_ENDPOINT=endpoint)
     assert result.stdout.startswith("delivered:"), result.stdout + result.stderr
     return paths.telemetry_id.read_text().strip()

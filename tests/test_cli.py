@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import helpers
 import pytest
 
 from voicemode_otel import cli, preference, testing
@@ -23,31 +24,11 @@ SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 
 
 def run(paths: Paths, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ["HOME"],
-        "VOICEMODE_BASE_DIR": str(paths.base),
-        **extra,
-    }
-    return subprocess.run(
-        [SCRIPT, *args],
-        env=environ,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-        timeout=120,
-    )
+    return helpers.cli(paths.base, *args, **extra)
 
 
 def _due_report(paths: Paths) -> None:
-    now = datetime.now(timezone.utc)
-    preference.set_preference(
-        paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=now - timedelta(hours=30)
-    )
-    testing.ConversationLogWriter(paths.conversations_dir).session(
-        (now - timedelta(hours=6)).astimezone(testing.PACIFIC), 5
-    )
+    helpers.due_report(paths)
 
 
 def test_status_when_not_asked(paths: Paths) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import helpers
 import pytest
 
-from voicemode_otel import preference, state, testing
+from voicemode_otel import state
 from voicemode_otel.otlp_capture import Behaviour, CaptureServer
 from voicemode_otel.paths import Paths
 
@@ -25,27 +24,11 @@ VARIABLES = (
 
 
 def cli(paths: Paths, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    environ = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "VOICEMODE_BASE_DIR": str(paths.base)}
-    environ.update(extra)
-    return subprocess.run(
-        [SCRIPT, *args],
-        env=environ,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        check=False,
-    )
+    return helpers.cli(paths.base, *args, **extra)
 
 
 def opted_in_with_a_due_report(paths: Paths) -> None:
-    now = datetime.now(timezone.utc)
-    preference.set_preference(
-        paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=now - timedelta(hours=30)
-    )
-    testing.ConversationLogWriter(paths.conversations_dir).session(
-        (now - timedelta(hours=6)).astimezone(testing.PACIFIC), 5
-    )
+    helpers.due_report(paths)
 
 
 def snapshot(paths: Paths) -> dict[str, bytes]:

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import helpers
 import hostile
 import pytest
 from opentelemetry.sdk.metrics.export import MetricsData
 
-from voicemode_otel import exporter_config, otlp_decode, preference, sender, state, testing, transparency
+from voicemode_otel import exporter_config, otlp_decode, sender, state, transparency
 from voicemode_otel.otlp_capture import CaptureServer
 from voicemode_otel.paths import Paths
 
@@ -80,13 +80,7 @@ def endpoint(case: Hostile) -> Iterator[Endpoint]:
 
 
 def opted_in_with_a_due_report(paths: Paths) -> None:
-    now = datetime.now(timezone.utc)
-    preference.set_preference(
-        paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=now - timedelta(hours=30)
-    )
-    testing.ConversationLogWriter(paths.conversations_dir).session(
-        (now - timedelta(hours=6)).astimezone(testing.PACIFIC), 5
-    )
+    helpers.due_report(paths)
 
 
 def a_report() -> MetricsData:
