@@ -30,6 +30,7 @@ MAX_LINE_BYTES = 1 << 20
 """The longest line read, newline excluded (1 MiB); VoiceMode's lines are about 1 KB."""
 
 _BUFFER_BYTES = 1 << 16
+_SKIP_BYTES = 1 << 20
 _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
@@ -60,7 +61,7 @@ def log_files(conversations_dir: Path) -> list[tuple[date, Path]]:
 class LogFile:
     """A regular file opened for reading, whose lines come out bounded in length."""
 
-    def __init__(self, descriptor: int, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, descriptor: int, max_line_bytes: int) -> None:
         self._handle = open(descriptor, "rb", buffering=_BUFFER_BYTES)  # noqa: SIM115 - closed by close()
         self._max = max_line_bytes
         self.overlong = 0
@@ -85,10 +86,14 @@ class LogFile:
                 yield line
 
     def _skip_rest(self) -> None:
+        """Read past the rest of an over-long line, in big blocks, then step back to just after its LF."""
         self.overlong += 1
-        read = self._handle.readline
-        while (piece := read(self._max)) and piece[-1] != 0x0A:
-            pass
+        block = bytearray(_SKIP_BYTES)
+        while size := self._handle.readinto(block):
+            end = block.find(b"\n", 0, size)
+            if end != -1:
+                self._handle.seek(end + 1 - size, os.SEEK_CUR)  # a regular file, so seekable
+                return
 
     def close(self) -> None:
         """Close the descriptor."""
@@ -113,8 +118,11 @@ def _universal_lines(line: bytes) -> list[bytes]:
     return out
 
 
-def open_log(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> LogFile | None:
+def open_log(path: Path, max_line_bytes: int | None = None) -> LogFile | None:
     """``path`` opened for reading if it is (or links to) a regular file; None for anything else.
+
+    Lines are limited to ``max_line_bytes``, by default :data:`MAX_LINE_BYTES`
+    (read when called, so a test can lower it).
 
     Never blocks: ``O_NONBLOCK`` makes opening a FIFO return at once, and the
     type is checked on the open descriptor, so nothing can be swapped in
@@ -128,7 +136,7 @@ def open_log(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> LogFile | None
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             os.close(descriptor)
             return None
-        return LogFile(descriptor, max_line_bytes)
+        return LogFile(descriptor, MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes)
     except BaseException:
         os.close(descriptor)
         raise

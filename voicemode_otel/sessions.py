@@ -298,7 +298,7 @@ class SessionReader:
                 if run is None:
                     run = runs[conversation_id] = _Run(conversation_id, at, at)
                 run.add(at, kind, provider, url, transport)
-        stats.lines += lines
+        stats.lines += lines + log.overlong
         stats.unknown_type += unknown
         stats.missing_fields += missing
         stats.corrupt += log.overlong
