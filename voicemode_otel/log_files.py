@@ -18,6 +18,7 @@ device is skipped like the thing itself. Nothing is ever written here.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -62,7 +63,7 @@ class LogFile:
     """A regular file opened for reading, whose lines come out bounded in length."""
 
     def __init__(self, descriptor: int, max_line_bytes: int) -> None:
-        self._handle = open(descriptor, "rb", buffering=_BUFFER_BYTES)  # noqa: SIM115 - closed by close()
+        self._handle = io.BufferedReader(io.FileIO(descriptor, "rb"), buffer_size=_BUFFER_BYTES)
         self._max = max_line_bytes
         self.overlong = 0
         """Lines skipped for being longer than the limit."""
