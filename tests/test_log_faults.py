@@ -73,7 +73,7 @@ def test_over_long_lines_are_skipped_and_counted(
 ) -> None:
     """A line longer than the limit is skipped as it streams past and counted as corrupt; the rest is read."""
     monkeypatch.setattr(log_files, "MAX_LINE_BYTES", LIMIT)
-    monkeypatch.setattr(log_files, "_SKIP_BYTES", 256)  # several skip blocks per over-long line
+    monkeypatch.setattr(log_files, "_BLOCK_BYTES", 256)  # many blocks per over-long line, lines across blocks
     directory = tmp_path / "conversations"
     directory.mkdir()
     (directory / "exchanges_2026-11-10.jsonl").write_bytes(b"\n".join(lines) + ending)
@@ -140,14 +140,14 @@ def test_a_2_gb_line_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
 
 # --- a file changing while it is read ---------------------------------------------------------------
 
-ROUNDS = 400  # ~1,000-byte lines: about 800 kB, several read buffers
+ROUNDS = 1600  # about 1.9 MB: the fault strikes after the first 256 KiB block, well before the cut
 
 
 def _big_day(directory: Path) -> tuple[Path, list[Session]]:
     writer = testing.ConversationLogWriter(directory)
     start = datetime(2026, 11, 10, 1, tzinfo=UTC)
     expected = [
-        writer.session(start + timedelta(hours=2 * n), ROUNDS // 4, round_seconds=20, conversation_id=f"c{n}")
+        writer.session(start + timedelta(hours=5 * n), ROUNDS // 4, round_seconds=20, conversation_id=f"c{n}")
         for n in range(4)
     ]
     [path] = directory.iterdir()
@@ -193,7 +193,7 @@ FAULTS: dict[str, Callable[[Path], int]] = {
 def fault_after_first_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[[Callable[[Path], int]], list[int]]]:
-    """Arm a fault that strikes the first log file right after its first line is read; returns sizes seen."""
+    """Arm a fault that strikes the first log file right after its first block is read; returns sizes seen."""
     original = log_files.open_log
 
     def arm(fault: Callable[[Path], int]) -> list[int]:
@@ -203,15 +203,15 @@ def fault_after_first_line(
             opened = original(path, max_line_bytes)
             if opened is None or sizes:
                 return opened
-            lines = opened.lines
+            blocks = opened.blocks
 
             def faulty() -> Iterator[bytes]:
-                for index, line in enumerate(lines()):
-                    yield line
+                for index, block in enumerate(blocks()):
+                    yield block
                     if index == 0:
                         sizes.append(fault(path))
 
-            opened.lines = faulty  # type: ignore[method-assign]
+            opened.blocks = faulty  # type: ignore[method-assign]
             return opened
 
         monkeypatch.setattr(log_files, "open_log", open_log)

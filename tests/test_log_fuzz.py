@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel import next_report, preference, testing
+from voicemode_otel import log_files, next_report, preference, testing
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period
 from voicemode_otel.sessions import ReadStats, SessionReader, completed_sessions
@@ -116,3 +116,24 @@ def test_deeply_nested_json_is_a_corrupt_line(tmp_path: Path) -> None:
     stats = ReadStats()
     assert len(completed_sessions(tmp_path, DAY, stats)) == 1
     assert (stats.lines, stats.corrupt) == (2, 1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=_lines, separator=_separators, block=st.integers(min_value=32, max_value=700))
+def test_block_boundaries_do_not_change_what_is_read(
+    lines: list[bytes], separator: bytes, block: int
+) -> None:
+    """Reading in blocks of any size (lines split across blocks) finds the same sessions and counts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        (directory / "exchanges_2026-11-25.jsonl").write_bytes(separator.join(lines))
+        whole = ReadStats()
+        expected = completed_sessions(directory, DAY, whole)
+        original = log_files._BLOCK_BYTES
+        log_files._BLOCK_BYTES = block
+        try:
+            pieces = ReadStats()
+            assert completed_sessions(directory, DAY, pieces) == expected
+        finally:
+            log_files._BLOCK_BYTES = original
+        assert pieces == whole

@@ -190,7 +190,7 @@ def test_msgspec_decode_reads_what_json_loads_reads(
         return
     record = log_records.decode(raw + b"\n")
     meta = record.metadata or log_records.Metadata()
-    fast = (record.timestamp.timestamp(), record.conversation_id, record.type)
+    fast = (log_records.seconds(record.timestamp), record.conversation_id, record.type)
     assert (*fast, meta.provider, meta.provider_url, meta.transport) == full
     assert record.version == version
 

@@ -18,7 +18,6 @@ device is skipped like the thing itself. Nothing is ever written here.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import stat
@@ -30,8 +29,7 @@ from types import TracebackType
 MAX_LINE_BYTES = 1 << 20
 """The longest line read, newline excluded (1 MiB); VoiceMode's lines are about 1 KB."""
 
-_BUFFER_BYTES = 1 << 16
-_SKIP_BYTES = 1 << 20
+_BLOCK_BYTES = 1 << 18
 _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
@@ -60,45 +58,53 @@ def log_files(conversations_dir: Path) -> list[tuple[date, Path]]:
 
 
 class LogFile:
-    """A regular file opened for reading, whose lines come out bounded in length."""
+    """A regular file opened for reading, read in blocks of whole lines bounded in length."""
 
     def __init__(self, descriptor: int, max_line_bytes: int) -> None:
-        self._handle = io.BufferedReader(io.FileIO(descriptor, "rb"), buffer_size=_BUFFER_BYTES)
+        self._descriptor = descriptor
         self._max = max_line_bytes
         self.overlong = 0
         """Lines skipped for being longer than the limit."""
 
-    def lines(self) -> Iterator[bytes]:
-        """Each line, newline included, split as Python's text mode splits lines (LF, CR LF, CR).
+    def blocks(self) -> Iterator[bytes]:
+        """The file as runs of whole lines, each ending in LF (the file's last line may not).
 
-        A physical line (up to LF) longer than the limit is read past in
-        limit-sized pieces and counted in :attr:`overlong`, never held whole.
-        Whatever the file does meanwhile — shrinks, is replaced, grows — reading
-        ends at the end the descriptor sees.
+        Reading whole blocks lets the decoder take many lines per call. A line
+        longer than the limit is read past and counted in :attr:`overlong`,
+        never held whole: memory is a block plus one line. Whatever the file
+        does meanwhile — shrinks, is replaced, grows — reading ends at the end
+        the descriptor sees.
         """
-        read, limit = self._handle.readline, self._max + 1
-        while line := read(limit):
-            if len(line) == limit and line[-1] != 0x0A:
-                self._skip_rest()
-                continue
-            if b"\r" in line:
-                yield from _universal_lines(line)
+        size = min(_BLOCK_BYTES, self._max)  # so no line inside one block can exceed the limit
+        pending, skipping = b"", False
+        while chunk := os.read(self._descriptor, size):
+            if skipping:  # inside an over-long line: drop everything up to its LF
+                end = chunk.find(b"\n")
+                if end == -1:
+                    continue
+                skipping, chunk = False, chunk[end + 1 :]
+            data = pending + chunk if pending else chunk
+            end = data.rfind(b"\n")
+            if end == -1:
+                pending = data
             else:
-                yield line
-
-    def _skip_rest(self) -> None:
-        """Read past the rest of an over-long line, in big blocks, then step back to just after its LF."""
-        self.overlong += 1
-        block = bytearray(_SKIP_BYTES)
-        while size := self._handle.readinto(block):
-            end = block.find(b"\n", 0, size)
-            if end != -1:
-                self._handle.seek(end + 1 - size, os.SEEK_CUR)  # a regular file, so seekable
-                return
+                pending = data[end + 1 :]
+                first = data.find(b"\n")
+                if first > self._max:  # the line carried over from earlier blocks grew too long
+                    self.overlong += 1
+                    data = data[first + 1 :]
+                    end -= first + 1
+                if end >= 0:
+                    yield data[: end + 1]
+            if len(pending) > self._max:
+                self.overlong += 1
+                pending, skipping = b"", True
+        if pending:
+            yield pending
 
     def close(self) -> None:
         """Close the descriptor."""
-        self._handle.close()
+        os.close(self._descriptor)
 
     def __enter__(self) -> LogFile:
         return self
@@ -109,14 +115,14 @@ class LogFile:
         self.close()
 
 
-def _universal_lines(line: bytes) -> list[bytes]:
-    """One LF-terminated line holding a CR, split as text mode would (VoiceMode never writes a CR)."""
-    parts = line.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    tail = parts.pop()
-    out = [part + b"\n" for part in parts]
-    if tail:
-        out.append(tail)
-    return out
+def split_lines(block: bytes) -> list[bytes]:
+    """A block's lines, split as Python's text mode splits them (LF, CR LF, CR; VoiceMode writes only LF)."""
+    if b"\r" in block:
+        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    lines = block.split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # the block ended with LF
+    return lines
 
 
 def open_log(path: Path, max_line_bytes: int | None = None) -> LogFile | None:

@@ -23,9 +23,13 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voicemode_otel import log_files, normalize
 from voicemode_otel.periods import Period
+
+if TYPE_CHECKING:
+    from voicemode_otel import log_records
 
 SESSION_GAP = timedelta(minutes=5)
 """VoiceMode's ``CONVERSATION_GAP_MINUTES``: a silence this long ends a session."""
@@ -113,20 +117,6 @@ class _Run:
     transport: object = None
     tts: set[tuple[object, object]] = field(default_factory=set)
     stt: set[tuple[object, object]] = field(default_factory=set)
-
-    def add(self, at: float, kind: str, provider: object, url: object, transport: object) -> None:
-        if at < self.first:
-            self.first = at
-        elif at > self.last:
-            self.last = at
-        # A tts line and the stt line that answers it are one exchange.
-        if not (kind == "stt" and self.last_kind == "tts"):
-            self.exchanges += 1
-        self.last_kind = kind
-        if transport:
-            self.transport = transport
-        # Raw values are collected here and mapped into the closed sets once, in session().
-        (self.tts if kind == "tts" else self.stt).add((provider, url))
 
     def session(self) -> Session:
         return Session(
@@ -237,7 +227,12 @@ class SessionReader:
         self._versions = {}
 
     def _read(self, path: Path, horizon: float) -> None:
-        """Add one file's lines (those before ``horizon``) to the open runs."""
+        """Add one file's lines (those before ``horizon``) to the open runs.
+
+        The hottest code in the package: it runs once per log line. A block of
+        lines is decoded by msgspec in one call; a block it refuses (or one with
+        a blank line, a CR, or two records on one line) is decoded line by line.
+        """
         from voicemode_otel import log_records
 
         stats = self._pass
@@ -248,60 +243,103 @@ class SessionReader:
         self.files_opened += 1
         stats.files += 1
         runs, closed, versions = self._runs, self._closed, self._versions
-        decode, refused, full_decode = log_records.decode, log_records.REFUSED, log_records.full_decode
+        decode_lines, refused, record_type = log_records.decode_lines, log_records.REFUSED, log_records.Record
+        seconds = log_records.seconds
         lines = unknown = missing = 0
+        gap = _GAP
+        provider: object
+        url: object
+        transport: object
         with log:
-            for raw in log.lines():
-                lines += 1
-                try:
-                    record = decode(raw)
-                except refused:
-                    found = log_records.LineCounts()
-                    line = full_decode(raw, found)
-                    if found.version is not None:
-                        self._count_version(found.version)
-                    if line is None:
-                        stats.corrupt += found.corrupt
-                        missing += found.missing_fields
-                        continue
-                    at, conversation_id, kind, provider, url, transport = line
-                else:
-                    version = record.version
-                    count = versions.get(version)
-                    if count is not None:
-                        versions[version] = count + 1
-                    else:
-                        self._count_version(version)
-                    conversation_id, kind = record.conversation_id, record.type
+            for block in log.blocks():
+                items: list[log_records.Record] | list[log_records.Record | log_records.Line] | None = None
+                if b"\r" not in block:
+                    count = block.count(b"\n") + (block[-1] != 0x0A)
                     try:
-                        at = record.timestamp.timestamp()  # a time without offset is local, as before
-                    except (ValueError, OverflowError, OSError):
-                        missing += 1
-                        continue
-                    if not conversation_id:
-                        missing += 1
-                        continue
-                    meta = record.metadata
-                    if meta is None:
-                        provider = url = transport = None
+                        items = decode_lines(block)
+                    except refused:
+                        items = None
+                    if items is not None and len(items) != count:
+                        items = None  # a blank line, or two records on one line: line by line
+                if items is None:
+                    items, count = self._decode_each(block, stats)
+                lines += count
+                for item in items:
+                    if isinstance(item, record_type):
+                        record = item
+                        version = record.version
+                        seen = versions.get(version)
+                        if seen is not None:
+                            versions[version] = seen + 1
+                        else:
+                            self._count_version(version)
+                        conversation_id, kind = record.conversation_id, record.type
+                        try:
+                            at = seconds(record.timestamp)
+                        except (ValueError, OverflowError, OSError):
+                            missing += 1
+                            continue
+                        if not conversation_id:
+                            missing += 1
+                            continue
+                        meta = record.metadata
+                        if meta is None:
+                            provider = url = transport = None
+                        else:
+                            provider, url, transport = meta.provider, meta.provider_url, meta.transport
                     else:
-                        provider, url, transport = meta.provider, meta.provider_url, meta.transport
-                if kind != "tts" and kind != "stt":
-                    unknown += 1
-                    continue
-                if at >= horizon:
-                    continue
-                run = runs.get(conversation_id)
-                if run is not None and at - run.last >= _GAP:
-                    closed.append(run)
-                    run = None
-                if run is None:
-                    run = runs[conversation_id] = _Run(conversation_id, at, at)
-                run.add(at, kind, provider, url, transport)
+                        at, conversation_id, kind, provider, url, transport = item
+                    if kind != "tts" and kind != "stt":
+                        unknown += 1
+                        continue
+                    if at >= horizon:
+                        continue
+                    run = runs.get(conversation_id)
+                    if run is None or at - run.last >= gap:
+                        if run is not None:
+                            closed.append(run)
+                        run = runs[conversation_id] = _Run(conversation_id, at, at)
+                    # _Run.add, inlined: this loop runs once per line.
+                    if at < run.first:
+                        run.first = at
+                    elif at > run.last:
+                        run.last = at
+                    if not (kind == "stt" and run.last_kind == "tts"):  # a tts and the stt answering it: one
+                        run.exchanges += 1
+                    run.last_kind = kind
+                    if transport:
+                        run.transport = transport
+                    (run.tts if kind == "tts" else run.stt).add((provider, url))
         stats.lines += lines + log.overlong
         stats.unknown_type += unknown
         stats.missing_fields += missing
         stats.corrupt += log.overlong
+
+    def _decode_each(
+        self, block: bytes, stats: ReadStats
+    ) -> tuple[list[log_records.Record | log_records.Line], int]:
+        """A block's lines one by one: msgspec where it can, else the full decode (counting what it skips)."""
+        from voicemode_otel import log_records
+
+        decode, refused, full_decode = log_records.decode, log_records.REFUSED, log_records.full_decode
+        items: list[log_records.Record | log_records.Line] = []
+        lines = log_files.split_lines(block)
+        for raw in lines:
+            try:
+                items.append(decode(raw))
+                continue
+            except refused:
+                pass
+            found = log_records.LineCounts()
+            line = full_decode(raw, found)
+            if found.version is not None:
+                self._count_version(found.version)
+            if line is not None:
+                items.append(line)
+            else:
+                stats.corrupt += found.corrupt
+                stats.missing_fields += found.missing_fields
+        return items, len(lines)
 
     def _count_version(self, version: object) -> None:
         """A version not counted yet in this pass (bounded: hostile logs cannot grow the table)."""
