@@ -125,8 +125,8 @@ def throughput(worker: LocalWorker, noop: BenchWorker) -> tuple[list[Row], float
             _summary(loaded),
             f"no-op Worker: {_summary(reference)}",
             ratio,
-            "≥ 0.5×",
-            ratio >= 0.5,
+            "≥ 0.55×",
+            ratio >= 0.55,
             f"{loaded.count} reports in {ROUNDS} rounds alternating with the no-op Worker; every 200 checked "
             f"stored ({stored} reports in D1); gzip'd protobuf of {size} B; p50/p99 of accepted requests; "
             "shared 2-core machine with the load generator on the same cores",
@@ -209,12 +209,14 @@ def cpu_per_report(probe: BenchWorker) -> Row:
         f"{slope * 1e6:.0f} µs",
         f"Node 22, same functions: {node:.0f} µs" if node else "Node 22: not measured",
         slope * 1e6 / node if node else None,
-        "≤ 1 ms",
-        slope <= 0.001,
+        "≤ 0.1 ms",
+        slope <= 0.0001,
         f"slope of request wall time over N = {', '.join(map(str, CPU_N))} runs of the Worker's own "
         f"decodeRequest → validateRequest → toRows in one request (medians of {CPU_REPEAT}; "
         f"{', '.join(f'{medians[n] * 1000:.1f} ms' for n in CPU_N)}): workerd freezes clocks while JS runs, "
-        f"so in-Worker timers read 0; {len(body)} B protobuf body from the Python pipeline, steady state (JIT warm)",
+        f"so in-Worker timers read 0; {len(body)} B protobuf body from the Python pipeline, steady state (JIT warm). "
+        "This is the JavaScript a deployed report costs; gzip inflate and the IP's HMAC run in workerd's native "
+        "code, and the D1 batch runs in D1, outside the Worker's CPU time",
     )
 
 
@@ -263,17 +265,17 @@ def rows_written(probe: BenchWorker) -> Row:
     theirs = d1_rows + kv
     return Row(
         "D1 rows written per accepted report, rate limiting included (meta.rows_written)",
-        f"{ours:g} (report + its index entry, its rollup queue entry, installation, 2 rate-limit buckets); refused by the limit: {costs[10]}",
+        f"{ours:g} (report + its index entry, its rollup queue entry, installation with the ID's hourly limit, IP bucket); refused by the limit: {costs[10]}",
         f"earlier design: {d1_rows} D1 rows (table + PK autoindex + 4 indexes) + {kv} KV puts = {theirs}",
         ours / theirs,
-        "≤ 8",
-        ours <= 8,
+        "≤ 5",
+        ours <= 5,
         "the Worker's own storeReport() in workerd on local D1, 10 reports of one installation (first and later "
         "ones cost the same), the 11th refused by its hourly limit; the earlier schema rebuilt from facts §7 "
         "(`event_id TEXT PRIMARY KEY` on a rowid table is a 5th index, so 6 D1 rows, not the 5 assumed). "
         f"Not counted above: 90 days later the retention cron's DELETEs write {retention[0]} rows for these 10 "
-        f"reports (row + index entry each), {retention[1]} for the installation and {retention[2]} for its 2 "
-        "buckets, and the hourly rollup cron writes ~2–4 rows per report (bench_scale) — see docs/capacity.md "
+        f"reports (row + index entry each), {retention[1]} for the installation and {retention[2]} for its IP "
+        "bucket, and the hourly rollup cron writes ~2–4 rows per report (bench_scale) — see docs/capacity.md "
         "for a report's whole life",
     )
 

@@ -26,6 +26,8 @@ class Row:
     goal: str
     met: bool | None
     note: str = ""
+    gate: bool = False
+    """Missing this goal fails ``make bench`` (exit status 1), not just the row."""
 
 
 def interleaved(commands: Sequence[Sequence[str]], runs: int, env: dict[str, str]) -> list[list[float]]:

@@ -22,7 +22,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from common import ROOT, Row
 
-MODULES = ["bench_host", "bench_bytes", "bench_extraction", "bench_worker", "bench_scale"]
+MODULES = ["bench_host", "bench_bytes", "bench_extraction", "bench_preview", "bench_worker", "bench_scale"]
 
 
 def machine() -> str:
@@ -92,6 +92,10 @@ def main() -> int:
         rows.extend(produced)
         notes.extend(f"- **{r.what}**: {r.note}" for r in produced if r.note)
         print(table(produced), flush=True)
+        for row in produced:
+            if row.gate and row.met is False:
+                failed = True
+                print(f"FAILED: {row.what} misses its goal {row.goal}", flush=True)
     elapsed = time.monotonic() - started
     report = (
         f"# Benchmark results\n\n"

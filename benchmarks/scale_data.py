@@ -254,15 +254,21 @@ def load(database: Path, population: Population) -> tuple[Loaded, list[Report]]:
         chunk = reports[offset : offset + 100_000]
         db.executemany("INSERT INTO reports VALUES (?, ?, ?, ?, ?)", chunk)
     result.reports = len(reports)
-    db.executemany("INSERT INTO installations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", installations)
-    result.installations = len(installations)
-    # The rate-limit windows the daily cron has not removed yet: at most a day's worth,
-    # one ID bucket per report received on the last day and one IP bucket per client.
+    # The rate-limit counts the daily cron has not removed yet: at most a day's worth. The
+    # ID's hourly count is in its installation row (migration 0004), set for the IDs that
+    # reported on the last day; one IP bucket per client.
     last_day = max(str(i[2]) for i in installations)
     window = int(population.now.timestamp()) // HOUR * HOUR
+    limits = [(window, 1, 10) if i[2] == last_day else (None, None, None) for i in installations]
+    db.executemany(
+        "INSERT INTO installations (telemetry_id, first_seen_day, last_seen_day, service_version, os_type,"
+        " install_method, mcp_host, exec_source, limit_window, limit_hits, limit_max)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*i, *limit) for i, limit in zip(installations, limits, strict=True)],
+    )
+    result.installations = len(installations)
     today = [i[0] for i in installations if i[2] == last_day]
-    buckets = [(f"id:{t}", window, 1, 10) for t in today]
-    buckets += [(f"ip:{rng.getrandbits(256):064x}", window, 1, 100) for _ in today]
+    buckets = [(f"ip:{rng.getrandbits(256):064x}", window, 1, 100) for _ in today]
     db.executemany("INSERT INTO rate_limits VALUES (?, ?, ?, ?)", buckets)
     result.rate_limits = len(buckets)
     db.execute("COMMIT")

@@ -7,12 +7,13 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from differential import checked_sessions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voicemode_otel import testing
 from voicemode_otel.periods import Period
-from voicemode_otel.sessions import Session, completed_sessions
+from voicemode_otel.sessions import Session, SessionReader
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 ZONES = [timezone(timedelta(hours=h)) for h in (-12, -8, 0, 5.5, 9, 14)]
@@ -69,11 +70,14 @@ def test_every_session_counted_exactly_once_across_periods(
         expected = _write(directory, specs, long_start)
         bounds = sorted(T0 + timedelta(hours=h) for h in hours)
         periods = [Period(a, b) for a, b in itertools.pairwise(bounds)]
-        counted: list[tuple[Period, Session]] = [
-            (period, found)
-            for period in periods
-            for found in completed_sessions(directory / "conversations", period)
-        ]
+        # One streaming pass for all periods, as a catch-up reads them; each period alone
+        # must find the same (and the same as the earlier reader: checked_sessions).
+        reader = SessionReader(directory / "conversations")
+        counted: list[tuple[Period, Session]] = []
+        for period in periods:
+            streamed = reader.completed_in(period)
+            assert streamed == checked_sessions(directory / "conversations", period)
+            counted += [(period, found) for found in streamed]
     ids = [found.conversation_id for _, found in counted]
     assert len(ids) == len(set(ids)), "a session was counted twice"
     for period, found in counted:

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from differential import checked_sessions as completed_sessions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel import normalize, sessions, testing
+from voicemode_otel import log_records, normalize, testing
 from voicemode_otel.periods import Period
-from voicemode_otel.sessions import ReadStats, completed_sessions
+from voicemode_otel.sessions import ReadStats
 
 UTC = timezone.utc
 TOKYO = timezone(timedelta(hours=9))
@@ -102,12 +103,14 @@ def test_bad_lines_are_skipped_and_counted(tmp_path: Path) -> None:
 
 def test_two_records_run_together_are_not_misread(tmp_path: Path) -> None:
     """A line holding a truncated record followed by a whole one is rejected, not half-trusted."""
+    writer = _logs(tmp_path)
     at = datetime(2026, 11, 10, 10, tzinfo=UTC)
     first = testing.voicemode_line("conv_a", "tts", at)
     second = testing.voicemode_line("conv_b", "stt", at, provider=testing.OPENAI_STT)
+    writer.write(first[:120] + second, at)
     stats = ReadStats()
-    assert sessions.parse_line(first[:120] + second, stats) is None
-    assert stats.corrupt == 1
+    assert completed_sessions(writer.conversations_dir, WIDE, stats) == []
+    assert (stats.lines, stats.corrupt) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -145,37 +148,99 @@ _texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",
     kind=st.sampled_from(["tts", "stt", "event"]),
     provider=st.sampled_from([None, "kokoro", "openai", "whisper"]),
     url=st.sampled_from([None, "http://127.0.0.1:8880/v1", 'http://x/"metadata": {']) | _texts,
-    transport=st.sampled_from([None, "local", "livekit", "carrier-pigeon"]),
-    extra=st.dictionaries(st.sampled_from(["error", "emotion", "voice_via"]), _texts, max_size=2),
+    transport=st.sampled_from([None, "local", "livekit", "carrier-pigeon", 7]),
+    extra=st.dictionaries(
+        st.sampled_from(["error", "emotion", "voice_requested", "voice_resolved", "voice_via"]),
+        _texts,
+        max_size=3,
+    ),
+    version=st.sampled_from([3, 4, 5]),
+    micros=st.integers(min_value=0, max_value=999_999),
 )
-def test_fast_path_equals_full_json_parse(
-    text: str, kind: str, provider: str | None, url: str | None, transport: str | None, extra: dict[str, str]
+def test_msgspec_decode_reads_what_json_loads_reads(
+    text: str,
+    kind: str,
+    provider: str | None,
+    url: str | None,
+    transport: object,
+    extra: dict[str, str],
+    version: int,
+    micros: int,
 ) -> None:
-    """The no-JSON fast path reads every VoiceMode-shaped line as json.loads would, or defers to it."""
-    at = datetime(2026, 11, 10, 10, 0, 0, 123456, tzinfo=PACIFIC)
+    """The typed msgspec decode yields exactly the full json.loads decode's values, or defers to it."""
+    at = datetime(2026, 11, 10, 10, 0, 0, micros, tzinfo=PACIFIC)
     raw = testing.voicemode_line(
-        "conv_x", kind, at, provider=(provider, url), transport=transport, text=text, extra_metadata=extra
-    )
-    record = json.loads(raw)
-    fast = sessions._fast_parse(raw + "\n")
-    escaped = any("\\" in json.dumps(v) for v in (provider, url, transport) if v is not None)
-    assert (fast is None) == escaped  # only values with escapes take the slow path
-    line = sessions.parse_line(raw + "\n", ReadStats())
-    if kind == "event":
-        assert line is None
+        "conv_x",
+        kind,
+        at,
+        provider=(provider, url),
+        transport=transport,  # type: ignore[arg-type]
+        text=text,
+        version=version,
+        extra_metadata=extra,
+    ).encode()
+    found = log_records.LineCounts()
+    full = log_records.full_decode(raw + b"\n", found)
+    assert full is not None
+    assert found.version == str(version)
+    assert full == (at.timestamp(), "conv_x", kind, provider, url, transport)
+    if not isinstance(transport, (str, type(None))):
+        with pytest.raises(log_records.REFUSED):
+            log_records.decode(raw)
         return
-    assert line is not None
-    assert fast is None or fast == line
-    meta = record["metadata"]
-    when = datetime.fromisoformat(record["timestamp"])
-    assert line == (
-        when.timestamp(),
-        record["conversation_id"],
-        record["type"],
-        meta.get("provider"),
-        meta.get("provider_url"),
-        meta.get("transport"),
-    )
+    record = log_records.decode(raw + b"\n")
+    meta = record.metadata or log_records.Metadata()
+    fast = (log_records.seconds(record.timestamp), record.conversation_id, record.type)
+    assert (*fast, meta.provider, meta.provider_url, meta.transport) == full
+    assert record.version == version
+
+
+@pytest.mark.parametrize(
+    ("version_field", "key"),
+    [
+        ('"version": 3, ', "3"),
+        ('"version": 4, ', "4"),
+        ('"version": 17, ', "17"),
+        ("", "missing"),
+        ('"version": "4", ', "other"),
+        ('"version": 4.0, ', "other"),
+        ('"version": true, ', "other"),
+        ('"version": null, ', "other"),
+    ],
+)
+def test_lines_are_counted_by_schema_version(tmp_path: Path, version_field: str, key: str) -> None:
+    """Every record is counted under its schema version; an odd or absent version is still read."""
+    writer = _logs(tmp_path)
+    at = datetime(2026, 11, 10, 10, tzinfo=UTC)
+    line = testing.voicemode_line("conv_v", "tts", at, provider=testing.KOKORO)
+    line = line.replace('"version": 3, ', version_field)
+    writer.write(line, at)
+    writer.write(testing.voicemode_line("conv_v", "stt", at + timedelta(seconds=5), version=4), at)
+    writer.write("not json", at)
+    stats = ReadStats()
+    [found] = completed_sessions(writer.conversations_dir, WIDE, stats)
+    assert found.exchanges == 1
+    assert stats.schema_versions == ({"4": 2} if key == "4" else {key: 1, "4": 1})
+    assert stats.corrupt == 1
+
+
+def test_voicemode_9_and_a_future_schema_keep_parsing(tmp_path: Path) -> None:
+    """Version 4's new tts keys and a version 5 with unknown fields everywhere are read, and counted."""
+    writer = _logs(tmp_path)
+    start = datetime(2026, 11, 10, 10, tzinfo=UTC)
+    voices = {"voice_requested": "af_sky", "voice_resolved": "af_sky", "voice_via": "kokoro"}
+    for index, version in enumerate([3, 4, 4, 5]):
+        at = start + timedelta(seconds=30 * index)
+        line = json.loads(testing.voicemode_line("conv_9", "tts", at, version=version, extra_metadata=voices))
+        if version == 5:
+            line["emotion"] = {"valence": 0.4}
+            line["metadata"]["latency"] = [1, 2, 3]
+        writer.write(json.dumps(line), at)
+    stats = ReadStats()
+    [found] = completed_sessions(writer.conversations_dir, WIDE, stats)
+    assert found.exchanges == 4
+    assert stats.schema_versions == {"3": 1, "4": 2, "5": 1}
+    assert stats.skipped() == 0
 
 
 def test_session_longer_than_the_read_margin_is_read_back_to_its_start(tmp_path: Path) -> None:

@@ -32,12 +32,16 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from voicemode_otel import consent, enrollment, erasure, exporter_config, state, transparency
 from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, shown
 from voicemode_otel.schedule import next_due, next_period
+
+if TYPE_CHECKING:
+    from voicemode_otel.sessions import SessionReader
 
 _log = logging.getLogger(__name__)
 
@@ -165,10 +169,13 @@ def _work(
     settings: exporter_config.ExportSettings,
     now: datetime,
 ) -> RunResult:
+    from voicemode_otel.sessions import SessionReader
+
     paths = config.paths
     done: list[str] = []
     outcomes: list[Outcome] = []
     last = RunResult(Outcome.NOT_DUE, "no report is due")
+    reader = SessionReader(paths.conversations_dir)  # one pass over the logs for all periods of this run
     for _ in range(MAX_PERIODS_PER_RUN):
         current = state.load_state(paths)
         pending = state.load_pending(paths)
@@ -178,7 +185,7 @@ def _work(
                 due = next_due(current, enrolled.opted_in_at, settings.cadence)
                 message = f"no report is due until {shown(due)}"
                 return RunResult(_overall(outcomes), message, tuple(done), due)
-            pending = _prepare(config, enrolled, period, now, settings.endpoint or "")
+            pending = _prepare(config, enrolled, period, now, settings.endpoint or "", reader)
             if pending is None:
                 done.append(f"{period.label()}: nothing to send")
                 outcomes.append(Outcome.NOTHING_TO_SEND)
@@ -229,17 +236,21 @@ def _overall(outcomes: list[Outcome]) -> Outcome:
 
 
 def _prepare(
-    config: RunConfig, enrolled: enrollment.Enrollment, period: Period, now: datetime, endpoint: str
+    config: RunConfig,
+    enrolled: enrollment.Enrollment,
+    period: Period,
+    now: datetime,
+    endpoint: str,
+    reader: SessionReader,
 ) -> state.PendingReport | None:
     """Build the period's report; persist it (pending + log) or, if empty, just advance."""
     from voicemode_otel import otlp_json, report
     from voicemode_otel.resource_detector import installation_attributes
-    from voicemode_otel.sessions import completed_sessions
 
     paths = config.paths
     sessions = [
         s
-        for s in completed_sessions(paths.conversations_dir, period)
+        for s in reader.completed_in(period)
         if s.first >= enrolled.opted_in_at  # nothing measured before the opt-in
     ]
     current = state.load_state(paths)
@@ -336,9 +347,10 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
     from voicemode_otel import otlp_json, report
     from voicemode_otel.identity import PLACEHOLDER_ID
     from voicemode_otel.resource_detector import installation_attributes
-    from voicemode_otel.sessions import completed_sessions
+    from voicemode_otel.sessions import SessionReader
 
     paths = config.paths
+    reader = SessionReader(paths.conversations_dir)  # one pass for every period of this run
     cadence = exporter_config.resolve(config.environ).cadence
     done: list[str] = []
     with _exclusive(paths) as acquired:
@@ -354,9 +366,7 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
             period = next_period(local, local.opted_in_at, now, cadence, force=config.force)
             if period is None:
                 break
-            sessions = [
-                s for s in completed_sessions(paths.conversations_dir, period) if s.first >= local.opted_in_at
-            ]
+            sessions = [s for s in reader.completed_in(period) if s.first >= local.opted_in_at]
             if sessions:
                 attributes = installation_attributes(
                     PLACEHOLDER_ID,

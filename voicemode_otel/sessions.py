@@ -8,23 +8,28 @@ five minutes after its last line and is counted in the one period that
 contains that completion time, however many files or midnights it spans.
 
 Lines are placed by their own timestamps (local time with offset → UTC), not
-by file names; only the files that can hold a period's sessions are read, one
-line at a time, so memory does not grow with the size of the logs. The inner
-loop keeps times as integer microseconds and lines as plain tuples: it runs
-once per log line, and a daily report should cost the host next to nothing.
+by file names; only the files that can hold a period's sessions are read,
+each once, one line at a time, so memory does not grow with the size of the
+logs. A :class:`SessionReader` serves consecutive periods (a catch-up after
+days away) from one streaming pass: what a period's last files held beyond
+its end is kept for the next, never read again. Decoding is
+:mod:`voicemode_otel.log_records` (msgspec), file access
+:mod:`voicemode_otel.log_files`.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterator
+import bisect
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voicemode_otel import normalize
+from voicemode_otel import log_files, normalize
 from voicemode_otel.periods import Period
+
+if TYPE_CHECKING:
+    from voicemode_otel import log_records
 
 SESSION_GAP = timedelta(minutes=5)
 """VoiceMode's ``CONVERSATION_GAP_MINUTES``: a silence this long ends a session."""
@@ -37,16 +42,13 @@ _BEFORE_MARGIN = timedelta(hours=12)
 _AFTER_MARGIN = timedelta(hours=14)
 _WIDEST_OFFSET_WEST = timedelta(hours=12)  # UTC-12: a file's first lines are at most this late in UTC
 _MAX_EXTRA_FILES = 31
-
-_FILE_NAME = re.compile(r"^exchanges_(\d{4}-\d{2}-\d{2})\.jsonl$")
-# VoiceMode writes ``json.dumps(entry)``: default separators, fixed key order,
-# ``metadata`` last. Lines in exactly that shape skip the full JSON parse of
-# the (long, never needed) text fields; anything else takes the slow path.
-_METADATA_KEY = ', "metadata": '
+# The files read for a period hold lines up to ~50 h past its end (a day's file,
+# UTC+14 to UTC-12): those are kept for the next period. A line later than this
+# breaks the file-date rule; it is ignored rather than held in memory.
+_LOOKAHEAD = timedelta(days=3).total_seconds()
 _KINDS = ("tts", "stt")
-
-Line = tuple[float, str, str, object, object, object]
-"""(UTC seconds, conversation id, kind, raw provider, raw provider URL, raw transport)."""
+_MAX_VERSION_KEYS = 32  # distinct schema versions counted by name; the rest count as "other"
+_OTHER = "other"  # log_records.OTHER_VERSION, without importing msgspec here
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,28 @@ class ReadStats:
     files: int = 0
     lines: int = 0
     corrupt: int = 0
+    """Lines that are not a JSON object, or longer than ``log_files.MAX_LINE_BYTES``."""
     unknown_type: int = 0
     missing_fields: int = 0
+    skipped_files: int = 0
+    """Entries named like a log that are no regular file (a FIFO, a socket, a directory…) or unreadable."""
     schema_versions: dict[str, int] = field(default_factory=dict)
     """Log records (JSON object lines) by their ``version``: ``"3"``, ``"4"``…, ``"missing"``, ``"other"``."""
 
     def skipped(self) -> int:
         """Lines that could not be used."""
         return self.corrupt + self.unknown_type + self.missing_fields
+
+    def add(self, other: ReadStats) -> None:
+        """Add ``other``'s counts to these."""
+        self.files += other.files
+        self.lines += other.lines
+        self.corrupt += other.corrupt
+        self.unknown_type += other.unknown_type
+        self.missing_fields += other.missing_fields
+        self.skipped_files += other.skipped_files
+        for key, count in other.schema_versions.items():
+            self.schema_versions[key] = self.schema_versions.get(key, 0) + count
 
 
 @dataclass(slots=True)
@@ -102,20 +118,6 @@ class _Run:
     tts: set[tuple[object, object]] = field(default_factory=set)
     stt: set[tuple[object, object]] = field(default_factory=set)
 
-    def add(self, at: float, kind: str, provider: object, url: object, transport: object) -> None:
-        if at < self.first:
-            self.first = at
-        elif at > self.last:
-            self.last = at
-        # A tts line and the stt line that answers it are one exchange.
-        if not (kind == "stt" and self.last_kind == "tts"):
-            self.exchanges += 1
-        self.last_kind = kind
-        if transport:
-            self.transport = transport
-        # Raw values are collected here and mapped into the closed sets once, in session().
-        (self.tts if kind == "tts" else self.stt).add((provider, url))
-
     def session(self) -> Session:
         return Session(
             self.conversation_id,
@@ -128,174 +130,226 @@ class _Run:
         )
 
 
-def _version_key(version: object) -> str:
-    """The ``schema_versions`` key for a record's ``version`` value (an integer, else "other")."""
-    return str(version) if isinstance(version, int) and not isinstance(version, bool) else "other"
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
 
 
-def _count_fast_version(raw: str, versions: dict[str, int]) -> None:
-    """Count a line :func:`_fast_parse` accepted: it starts ``{"version": <value>, "timestamp"``."""
-    token = raw[12 : raw.find(",", 12)]
-    digits = token[1:] if token[:1] == "-" else token
-    key = str(int(token)) if digits.isdigit() and digits.isascii() else "other"
-    versions[key] = versions.get(key, 0) + 1
+class SessionReader:
+    """One streaming pass over the logs that serves consecutive periods, oldest first.
 
-
-def _hashable(value: object) -> object:
-    return value if value is None or isinstance(value, (str, int, float, bool)) else repr(value)
-
-
-def _parse_seconds(text: str) -> float:
-    moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # VoiceMode always writes an offset; assume local time if not.
-    return moment.timestamp()
-
-
-_minute_starts: dict[str, float] = {}
-
-
-def _seconds(text: str) -> float:
-    """UTC seconds of an ISO 8601 timestamp (exact to the microsecond); no offset means local time.
-
-    Runs once per log line: ``isoformat()`` output (``…THH:MM:SS[.ffffff]±HH:MM``)
-    is split into its minute, parsed once and cached, and the seconds added;
-    the sum is a float exact to well under a microsecond at today's epoch.
-    Anything else takes the full parse.
+    Each :meth:`completed_in` reads only the files it has not read yet, up to
+    the last one that can hold a line of that period; sessions still open at
+    a period's end, and lines beyond it, carry over to the next. A period
+    that does not follow the previous one starts a fresh pass. A session
+    that may have begun before the first file read (longer than about half a
+    day) makes the pass start again one file earlier, as a single-period
+    read always did; that is the only time a file is read twice.
     """
-    size = len(text)
-    fraction_ok = (size == 32 and text[19] == "." and text[20:26].isdigit()) or size == 25
-    shape_ok = text[16] == ":" and text[-3] == ":" and text[-6] in "+-" if size >= 25 else False
-    if fraction_ok and shape_ok and text[17:19].isdigit() and text[17] < "6":
-        key = text[:16] + text[-6:]
-        start = _minute_starts.get(key)
-        if start is None:
-            if len(_minute_starts) > 10_000:
-                _minute_starts.clear()
-            start = _minute_starts[key] = _parse_seconds(text[:16] + ":00" + text[-6:])
-        return start + float(text[17:-6])
-    return _parse_seconds(text)
 
+    def __init__(self, conversations_dir: Path, stats: ReadStats | None = None) -> None:
+        self.conversations_dir = conversations_dir
+        self.stats = stats if stats is not None else ReadStats()
+        """Every line read for the periods served (added to after each period)."""
+        self.files_opened = 0
+        """Files opened, a re-read included: equal to the files read when nothing was read twice."""
+        self._files: list[tuple[date, Path]] | None = None
+        self._served_until: float | None = None
+        self._start_pass(0)
 
-_LATE: Line = (0.0, "", "late", None, None, None)
-"""What :func:`_fast_parse` returns for a line at or after ``until`` (compared with ``is``)."""
+    def _start_pass(self, first: int) -> None:
+        self._first = first
+        self._next = first
+        self._runs: dict[str, _Run] = {}
+        self._closed: list[_Run] = []  # ended by a gap, not yet served
+        self._pass = ReadStats()
+        self._versions: dict[object, int] = {}
 
+    def completed_in(self, period: Period) -> list[Session]:
+        """The sessions whose completion time falls in ``period``, each exactly once."""
+        start, end = period.start.timestamp(), period.end.timestamp()
+        if self._files is None or self._served_until is None or start < self._served_until:
+            self._files = log_files.log_files(self.conversations_dir)
+            low = (period.start - SESSION_GAP - _BEFORE_MARGIN).date()
+            self._start_pass(bisect.bisect_left(self._files, (low,)))
+        files = self._files
+        high = (period.end + _AFTER_MARGIN).date()
+        last = bisect.bisect_left(files, (high + timedelta(days=1),))  # files[: last] are the ones needed
+        for _ in range(_MAX_EXTRA_FILES):
+            while self._next < last:
+                self._read(files[self._next][1], end + _LOOKAHEAD)
+                self._next += 1
+            done = self._serve(start, end)
+            if not (0 < self._first < last and self._may_have_begun_earlier(done)):
+                break
+            self._start_pass(self._first - 1)  # the earliest session may have begun in an earlier file
+        self._served_until = end
+        self._flush_stats()
+        sessions = [run.session() for run in done]
+        sessions.sort(key=lambda s: (s.completed_at, s.conversation_id))
+        return sessions
 
-def _fast_parse(raw: str, until: float | None = None) -> Line | None:
-    """Read a VoiceMode-shaped line without any JSON parsing.
+    def _may_have_begun_earlier(self, done: list[_Run]) -> bool:
+        """Whether a run may have had lines in the file before the first one read."""
+        assert self._files is not None
+        covered = _midnight(self._files[self._first][0]) + _WIDEST_OFFSET_WEST.total_seconds()
+        return any(run.first < covered + _GAP for run in done)
 
-    Returns the line, ``_LATE`` when it is at or after ``until`` (its
-    metadata is then not even looked at), or None to use the full parse.
-    It relies on one fact of JSON: a string cannot contain an unescaped
-    quote, so ``", "`` only ever separates fields and ``"provider": "`` only
-    ever starts that key's value; values with escapes go to the full parse.
-    """
-    if raw[:12] != '{"version": ' or not raw.endswith(("}}\n", "}}")):
-        return None
-    head = raw[:256].split('", "', 3)  # version+timestamp, conversation_id, type, rest
-    if len(head) != 4:
-        return None
-    stamp_at = head[0].find(', "timestamp": "')
-    if stamp_at == -1 or head[1][:19] != 'conversation_id": "' or head[2][:8] != 'type": "':
-        return None
-    try:
-        at = _seconds(head[0][stamp_at + 16 :])
-    except ValueError:
-        return None
-    if until is not None and at >= until:
-        return _LATE
-    meta_at = raw.rfind(_METADATA_KEY)
-    if meta_at == -1 or raw.find('{"version": ', 1) != -1:
-        return None  # no metadata, or two records run together
-    # The three values, unrolled: this is the hottest code in the package.
-    found = raw.find('"provider": "', meta_at)
-    provider = raw[found + 13 : raw.find('"', found + 13)] if found != -1 else None
-    found = raw.find('"provider_url": "', meta_at)
-    url = raw[found + 17 : raw.find('"', found + 17)] if found != -1 else None
-    found = raw.find('"transport": "', meta_at)
-    transport = raw[found + 14 : raw.find('"', found + 14)] if found != -1 else None
-    if "\\" in (provider or "") + (url or "") + (transport or ""):
-        return None  # an escaped character: let json decode it
-    return (at, head[1][19:], head[2][8:], provider, url, transport)
+    def _serve(self, start: float, end: float) -> list[_Run]:
+        """Take out the runs complete in ``[start, end)``; drop those complete before it."""
+        done: list[_Run] = []
+        keep: list[_Run] = []
+        for run in self._closed:
+            completed = run.last + _GAP
+            if completed >= end:
+                keep.append(run)
+            elif completed >= start:
+                done.append(run)
+        self._closed = keep
+        # Every file that can hold a line before ``end`` has been read, so a run
+        # whose completion is before ``end`` can get no further line.
+        for conversation_id, run in list(self._runs.items()):
+            completed = run.last + _GAP
+            if completed < end:
+                del self._runs[conversation_id]
+                if completed >= start:
+                    done.append(run)
+        return done
 
+    def _flush_stats(self) -> None:
+        from voicemode_otel import log_records
 
-def _slow_parse(raw: str, stats: ReadStats) -> Line | None:
-    if not raw.strip():
-        return None  # a blank line is not worth a diagnostic
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        stats.corrupt += 1
-        return None
-    if not isinstance(record, dict):
-        stats.corrupt += 1
-        return None
-    # Every record is counted by schema version, so a version this package has never
-    # seen shows in preview instead of vanishing; its lines are read like any other.
-    version = _version_key(record["version"]) if "version" in record else "missing"
-    stats.schema_versions[version] = stats.schema_versions.get(version, 0) + 1
-    conversation_id, stamp = record.get("conversation_id"), record.get("timestamp")
-    if not isinstance(conversation_id, str) or not conversation_id or not isinstance(stamp, str):
-        stats.missing_fields += 1
-        return None
-    try:
-        at = _seconds(stamp)
-    except ValueError:
-        stats.missing_fields += 1
-        return None
-    meta = record.get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    return (
-        at,
-        conversation_id,
-        str(record.get("type")),
-        _hashable(meta.get("provider")),
-        _hashable(meta.get("provider_url")),
-        _hashable(meta.get("transport")),
-    )
+        versions = self._pass.schema_versions
+        for value, count in self._versions.items():
+            key = value if isinstance(value, str) else log_records.version_key(value)
+            versions[key] = versions.get(key, 0) + count
+        self.stats.add(self._pass)
+        self._pass = ReadStats()
+        self._versions = {}
 
+    def _read(self, path: Path, horizon: float) -> None:
+        """Add one file's lines (those before ``horizon``) to the open runs.
 
-def parse_line(raw: str, stats: ReadStats, until: float | None = None) -> Line | None:
-    """One usable log line before ``until`` (UTC seconds), or None; unusable lines are counted."""
-    line = _fast_parse(raw, until)
-    if line is not None:
-        _count_fast_version(raw, stats.schema_versions)
-    if line is _LATE:
-        return None
-    if line is None:
-        line = _slow_parse(raw, stats)
-        if line is None or (until is not None and line[0] >= until):
-            return None
-    if line[2] not in _KINDS:
-        stats.unknown_type += 1
-        return None
-    return line
+        The hottest code in the package: it runs once per log line. A block of
+        lines is decoded by msgspec in one call; a block it refuses (or one with
+        a blank line, a CR, or two records on one line) is decoded line by line.
+        """
+        from voicemode_otel import log_records
 
+        stats = self._pass
+        log = log_files.open_log(path)
+        if log is None:
+            stats.skipped_files += 1
+            return
+        self.files_opened += 1
+        stats.files += 1
+        runs, closed, versions = self._runs, self._closed, self._versions
+        decode_lines, refused, record_type = log_records.decode_lines, log_records.REFUSED, log_records.Record
+        seconds = log_records.seconds
+        lines = unknown = missing = 0
+        gap = _GAP
+        provider: object
+        url: object
+        transport: object
+        with log:
+            for block in log.blocks():
+                items: list[log_records.Record] | list[log_records.Record | log_records.Line] | None = None
+                if b"\r" not in block:
+                    count = block.count(b"\n") + (block[-1] != 0x0A)
+                    try:
+                        items = decode_lines(block)
+                    except refused:
+                        items = None
+                    if items is not None and len(items) != count:
+                        items = None  # a blank line, or two records on one line: line by line
+                if items is None:
+                    items, count = self._decode_each(block, stats)
+                lines += count
+                for item in items:
+                    if isinstance(item, record_type):
+                        record = item
+                        version = record.version
+                        seen = versions.get(version)
+                        if seen is not None:
+                            versions[version] = seen + 1
+                        else:
+                            self._count_version(version)
+                        conversation_id, kind = record.conversation_id, record.type
+                        try:
+                            at = seconds(record.timestamp)
+                        except (ValueError, OverflowError, OSError):
+                            missing += 1
+                            continue
+                        if not conversation_id:
+                            missing += 1
+                            continue
+                        meta = record.metadata
+                        if meta is None:
+                            provider = url = transport = None
+                        else:
+                            provider, url, transport = meta.provider, meta.provider_url, meta.transport
+                    else:
+                        at, conversation_id, kind, provider, url, transport = item
+                    if kind != "tts" and kind != "stt":
+                        unknown += 1
+                        continue
+                    if at >= horizon:
+                        continue
+                    run = runs.get(conversation_id)
+                    if run is None or at - run.last >= gap:
+                        if run is not None:
+                            closed.append(run)
+                        run = runs[conversation_id] = _Run(conversation_id, at, at)
+                    # _Run.add, inlined: this loop runs once per line.
+                    if at < run.first:
+                        run.first = at
+                    elif at > run.last:
+                        run.last = at
+                    if not (kind == "stt" and run.last_kind == "tts"):  # a tts and the stt answering it: one
+                        run.exchanges += 1
+                    run.last_kind = kind
+                    if transport:
+                        run.transport = transport
+                    (run.tts if kind == "tts" else run.stt).add((provider, url))
+        stats.lines += lines + log.overlong
+        stats.unknown_type += unknown
+        stats.missing_fields += missing
+        stats.corrupt += log.overlong
 
-def log_files(conversations_dir: Path) -> list[tuple[date, Path]]:
-    """VoiceMode's daily log files, oldest first; other files are ignored."""
-    try:
-        entries = list(conversations_dir.iterdir())
-    except OSError:
-        return []
-    found = []
-    for entry in entries:
-        match = _FILE_NAME.match(entry.name)
-        if match:
+    def _decode_each(
+        self, block: bytes, stats: ReadStats
+    ) -> tuple[list[log_records.Record | log_records.Line], int]:
+        """A block's lines one by one: msgspec where it can, else the full decode (counting what it skips)."""
+        from voicemode_otel import log_records
+
+        decode, refused, full_decode = log_records.decode, log_records.REFUSED, log_records.full_decode
+        items: list[log_records.Record | log_records.Line] = []
+        lines = log_files.split_lines(block)
+        for raw in lines:
             try:
-                found.append((date.fromisoformat(match[1]), entry))
-            except ValueError:
+                items.append(decode(raw))
                 continue
-    return sorted(found)
+            except refused:
+                pass
+            found = log_records.LineCounts()
+            line = full_decode(raw, found)
+            if found.version is not None:
+                self._count_version(found.version)
+            if line is not None:
+                items.append(line)
+            else:
+                stats.corrupt += found.corrupt
+                stats.missing_fields += found.missing_fields
+        return items, len(lines)
 
-
-def _lines(path: Path, stats: ReadStats) -> Iterator[str]:
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            stats.files += 1
-            yield from handle
-    except OSError:
-        return
+    def _count_version(self, version: object) -> None:
+        """A version not counted yet in this pass (bounded: hostile logs cannot grow the table)."""
+        versions = self._versions
+        if version in versions:
+            versions[version] += 1
+        elif len(versions) < _MAX_VERSION_KEYS:
+            versions[version] = 1
+        else:
+            versions[_OTHER] = versions.get(_OTHER, 0) + 1
 
 
 def completed_sessions(
@@ -308,73 +362,6 @@ def completed_sessions(
     every line from ``D 12:00 UTC`` on is guaranteed to be in the files read
     from D onwards; a session that may have begun before that (one spanning
     more than about half a day) makes the pass repeat with the previous file.
+    For several consecutive periods, one :class:`SessionReader` reads less.
     """
-    stats = stats if stats is not None else ReadStats()
-    files = log_files(conversations_dir)
-    low = (period.start - SESSION_GAP - _BEFORE_MARGIN).date()
-    high = (period.end + _AFTER_MARGIN).date()
-    first = next((i for i, (day, _) in enumerate(files) if day >= low), len(files))
-    last = max((i for i, (day, _) in enumerate(files) if day <= high), default=-1)
-    for _ in range(_MAX_EXTRA_FILES):
-        pass_stats = ReadStats()
-        covered_from = None
-        if 0 < first <= last:
-            day = files[first][0]
-            covered = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + _WIDEST_OFFSET_WEST
-            covered_from = covered.timestamp()
-        sessions, needs_earlier = _one_pass(files[first : last + 1], period, pass_stats, covered_from)
-        if not needs_earlier:
-            break
-        first -= 1
-    for name in ("files", "lines", "corrupt", "unknown_type", "missing_fields"):
-        setattr(stats, name, getattr(stats, name) + getattr(pass_stats, name))
-    for version, count in pass_stats.schema_versions.items():
-        stats.schema_versions[version] = stats.schema_versions.get(version, 0) + count
-    return sessions
-
-
-def _one_pass(
-    files: list[tuple[date, Path]], period: Period, stats: ReadStats, covered_from: float | None
-) -> tuple[list[Session], bool]:
-    """Sessions complete in ``period``; and whether one may have begun before ``covered_from``."""
-    open_runs: dict[str, _Run] = {}
-    sessions: list[Session] = []
-    needs_earlier = False
-    start, end = period.start.timestamp(), period.end.timestamp()
-
-    def close(run: _Run) -> None:
-        nonlocal needs_earlier
-        if start <= run.last + _GAP < end:
-            sessions.append(run.session())
-            if covered_from is not None and run.first < covered_from + _GAP:
-                needs_earlier = True
-
-    lines = 0
-    fast, late = _fast_parse, _LATE  # the loop runs once per log line: locals, no wrapper calls
-    versions, count_version = stats.schema_versions, _count_fast_version
-    for _, path in files:
-        for raw in _lines(path, stats):
-            lines += 1
-            line = fast(raw, end)
-            if line is late:
-                count_version(raw, versions)
-                continue  # at/after the period's end: its session is not complete yet
-            if line is None or (line[2] != "tts" and line[2] != "stt"):
-                line = parse_line(raw, stats, end)  # the full parse, which also counts what it skips
-                if line is None:
-                    continue
-            else:
-                count_version(raw, versions)
-            at, conversation_id, kind, provider, url, transport = line
-            run = open_runs.get(conversation_id)
-            if run is not None and at - run.last >= _GAP:
-                close(run)
-                run = None
-            if run is None:
-                run = open_runs[conversation_id] = _Run(conversation_id, at, at)
-            run.add(at, kind, provider, url, transport)
-    stats.lines += lines
-    for run in open_runs.values():
-        close(run)
-    sessions.sort(key=lambda s: (s.completed_at, s.conversation_id))
-    return sessions, needs_earlier
+    return SessionReader(conversations_dir, stats).completed_in(period)

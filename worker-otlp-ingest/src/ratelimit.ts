@@ -1,8 +1,10 @@
 /**
- * Rate-limit buckets. The counting itself is an upsert in the report's own DB.batch
- * (db.ts): the `rate_limits` CHECK (hits <= max_hits) makes an over-limit batch roll
- * back whole, so the limit holds under any concurrency and costs no extra round trip.
- * Only stored reports count: invalid, duplicate and refused requests write nothing.
+ * Rate-limit buckets. The counting itself is done by upserts in the report's own DB.batch
+ * (db.ts): the ID's hourly count lives in its `installations` row, which every accepted
+ * report upserts anyway (migration 0004), and the IP's in `rate_limits`. A CHECK on each
+ * count makes an over-limit batch roll back whole, so both limits hold under any
+ * concurrency and cost no extra round trip or row. Only stored reports count: invalid,
+ * duplicate and refused requests write nothing.
  *
  * Client IPs never reach storage: the IP bucket is HMAC-SHA256(IP_HASH_KEY, ip ‖ UTC
  * day). Without the secret the hash cannot be brute-forced over the IPv4 space, and
@@ -38,6 +40,7 @@ export function currentWindow(nowMs: number): Window {
 	return { start, retryAfter: start + WINDOW_SECONDS - now };
 }
 
+/** The ID's limit; `bucket` names it in outcomes (and in rate_limits rows written before migration 0004). */
 export function idBucket(telemetryId: string): Bucket {
 	return { bucket: `id:${telemetryId}`, maxHits: LIMITS.perId };
 }

@@ -4,9 +4,10 @@ import { TYPICAL_POINTS, buildRequest, hourMs, typicalRequest } from "./support/
 import { exportResult, freshIp, reportsOf, send, snapshot, uuid } from "./support/worker";
 import { env } from "cloudflare:workers";
 
+/** The ID's accepted reports this hour, as its rate limit counts them (installations, migration 0004). */
 async function hitsOf(id: string): Promise<number[]> {
-	const { results } = await env.DB.prepare("SELECT hits FROM rate_limits WHERE bucket = ?1").bind(`id:${id}`).all<{ hits: number }>();
-	return results.map((r) => r.hits);
+	const { results } = await env.DB.prepare("SELECT limit_hits FROM installations WHERE telemetry_id = ?1").bind(id).all<{ limit_hits: number }>();
+	return results.map((r) => r.limit_hits);
 }
 
 describe("idempotency: a report is (telemetry_id, period_start, period_end)", () => {

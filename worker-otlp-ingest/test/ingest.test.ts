@@ -51,6 +51,10 @@ describe("POST /v1/metrics stores a valid report", () => {
 				install_method: "uv-tool",
 				mcp_host: "claude-code",
 				exec_source: "mcp",
+				// The ID's hourly rate limit (migration 0004): this hour's window, one report of 10.
+				limit_window: expect.any(Number),
+				limit_hits: 1,
+				limit_max: 10,
 			});
 		},
 	);
@@ -147,13 +151,13 @@ describe("POST /v1/metrics stores a valid report", () => {
 describe("D1 cost of an accepted report", () => {
 	// 6 since the rollups (migration 0002): the report's rollup_pending row (its trigger) is the one
 	// added, so the hourly cron finds new reports without scanning (docs/capacity.md).
-	it("writes exactly 6 rows as D1 counts them (report + its index entry, its rollup queue entry, installation, two rate-limit buckets)", async () => {
+	it("writes exactly 5 rows as D1 counts them (report + its index entry, its rollup queue entry, installation with its ID limit, IP bucket)", async () => {
 		const now = Date.now();
 		const window = currentWindow(now);
 		const ip = await ipBucket("k", "203.0.113.9", now);
 		const costs: number[] = [];
 		// The first report of an installation inserts everything; the next ones update
-		// the installation and the buckets instead. Both cost the same.
+		// the installation and the IP bucket instead. Both cost the same.
 		const id = uuid();
 		for (let i = 0; i < 3; i++) {
 			const [checked] = validateRequest(buildRequest({ id, startMs: hourMs(now, 3 * i + 3), endMs: hourMs(now, 3 * i) }), now);
@@ -162,6 +166,6 @@ describe("D1 cost of an accepted report", () => {
 			if (outcome.kind !== "stored") throw new Error(outcome.kind);
 			costs.push(outcome.rowsWritten);
 		}
-		expect(costs).toEqual([6, 6, 6]);
+		expect(costs).toEqual([5, 5, 5]);
 	});
 });

@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { LIMITS, currentWindow, ipBucket } from "../src/ratelimit";
+import { storeReport } from "../src/db";
+import { LIMITS, WINDOW_SECONDS, currentWindow, idBucket, ipBucket } from "../src/ratelimit";
+import { toRows } from "../src/rows";
+import { validateRequest } from "../src/validate";
 import worker from "../src/index";
 import { buildRequest, DAY_MS, hourMs, toProtobuf, typicalRequest } from "./support/otlp";
 import { exportResult, freshIp, reportsOf, send, snapshot, statusOf, uuid } from "./support/worker";
@@ -63,6 +66,51 @@ describe("rate limits (accepted reports per hour)", () => {
 		expect(responses.filter((r) => r.status === 429)).toHaveLength(10);
 		const stored = await Promise.all(ids.map(reportsOf));
 		expect(stored.filter((rows) => rows.length === 1)).toHaveLength(100);
+	});
+
+	it("holds both limits at once under a concurrent burst: 12 IDs × 12 reports from one IP store exactly 100, ≤ 10 per ID", async () => {
+		const ip = freshIp();
+		const ids = Array.from({ length: 12 }, uuid);
+		const requests = ids.flatMap((id) => hourlyReports(id, 12));
+		const responses = await Promise.all(requests.map((r) => send(r, "protobuf", ip)));
+		expect(responses.filter((r) => r.status === 200)).toHaveLength(LIMITS.perIp);
+		expect(responses.filter((r) => r.status === 429)).toHaveLength(requests.length - LIMITS.perIp);
+		const stored = await Promise.all(ids.map(reportsOf));
+		expect(stored.reduce((n, rows) => n + rows.length, 0)).toBe(LIMITS.perIp);
+		for (const rows of stored) expect(rows.length).toBeLessThanOrEqual(LIMITS.perId);
+		// The ID counts agree with what is stored: each accepted report counted once, refusals never.
+		for (const [i, id] of ids.entries()) {
+			const row = await env.DB.prepare("SELECT limit_hits FROM installations WHERE telemetry_id = ?1").bind(id).first<{ limit_hits: number }>();
+			expect(row?.limit_hits ?? 0).toBe(stored[i]!.length);
+		}
+	});
+
+	it("does not count a report the IP limit refused against its ID", async () => {
+		const id = uuid();
+		const full = freshIp();
+		const [last, tenth, ...nine] = hourlyReports(id, LIMITS.perId + 1);
+		for (const r of nine) expect((await send(r, "protobuf", freshIp())).status).toBe(200);
+		for (let i = 0; i < LIMITS.perIp; i++) expect((await send(typicalRequest(uuid()), "protobuf", full)).status).toBe(200);
+		expect((await send(tenth!, "protobuf", full)).status).toBe(429);
+		expect(await reportsOf(id)).toHaveLength(9);
+		expect((await send(tenth!, "protobuf", freshIp())).status).toBe(200);
+		expect((await send(last!, "protobuf", freshIp())).status).toBe(429);
+		expect(await reportsOf(id)).toHaveLength(LIMITS.perId);
+	});
+
+	it("starts an ID's count again in the next hour", async () => {
+		const id = uuid();
+		const now = Date.now();
+		const window = currentWindow(now).start;
+		const ip = await ipBucket("k", freshIp(), now);
+		const outcomes: string[] = [];
+		for (const [i, request] of hourlyReports(id, LIMITS.perId + 2, now).entries()) {
+			const [checked] = validateRequest(request, now);
+			if (!checked?.ok) throw new Error("fixture must be valid");
+			const start = i <= LIMITS.perId ? window : window + WINDOW_SECONDS; // the 12th arrives an hour later
+			outcomes.push((await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], start)).kind);
+		}
+		expect(outcomes).toEqual([...Array(LIMITS.perId).fill("stored"), "rate-limited", "stored"]);
 	});
 
 	it("does not count duplicates or refused reports: they write nothing", async () => {
