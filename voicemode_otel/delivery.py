@@ -312,11 +312,12 @@ def _send(
         return RunResult(Outcome.DROPPED, f"dropped: the endpoint refused it ({result.detail})")
     current = state.load_state(paths)
     failures = current.failures + 1
-    retry_at = now + _backoff(failures)
+    # A server's Retry-After is its instruction (OTLP: honour it), shorter or longer than ours.
     server_after = None
+    retry_at = now + _backoff(failures)
     if result.retry_after_seconds:
         server_after = now + min(timedelta(seconds=result.retry_after_seconds), BACKOFF_CAP)
-        retry_at = max(retry_at, server_after)
+        retry_at = server_after
     state.save_state(
         paths,
         replace(
