@@ -45,6 +45,13 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked (importlib.metadata costs every run ~20 ms)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        parser.exit(message=f"voicemode-otel {_version()}\n")
+
+
 def _interactive(stdin: TextIO, stdout: TextIO) -> bool:
     try:
         return stdin.isatty() and stdout.isatty()
@@ -343,7 +350,7 @@ def _parser() -> argparse.ArgumentParser:
         "Without a command: the status (and, on first use at a terminal, one question).",
         epilog="Exit codes: 0 success; 1 failed but kept for retry; 2 configuration problem or refused.",
     )
-    parser.add_argument("--version", action="version", version=f"voicemode-otel {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str) -> argparse.ArgumentParser:
