@@ -49,7 +49,8 @@ class _VersionAction(argparse.Action):
     """``--version``, looked up only when asked (importlib.metadata costs every run ~20 ms)."""
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
-        parser.exit(message=f"voicemode-otel {_version()}\n")
+        sys.stdout.write(f"voicemode-otel {_version()}\n")
+        parser.exit()
 
 
 def _interactive(stdin: TextIO, stdout: TextIO) -> bool:
