@@ -7,6 +7,7 @@ import { handleDashboard } from "./dashboard-route";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
 import { errorResponse, methodNotAllowed, notFound } from "./http";
+import { minInstallationsFrom } from "./stats";
 import { handleStats } from "./stats-route";
 
 const INSTALLATION_PATH = /^\/v1\/installations\/([^/]+)$/;
@@ -46,6 +47,6 @@ export default {
 		}
 	},
 	async scheduled(controller, env): Promise<void> {
-		await runScheduled(env.DB, controller.cron, controller.scheduledTime);
+		await runScheduled(env.DB, controller.cron, controller.scheduledTime, minInstallationsFrom(env.STATS_MIN_INSTALLATIONS));
 	},
 } satisfies ExportedHandler<Env>;
