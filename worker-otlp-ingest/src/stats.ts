@@ -202,10 +202,10 @@ export function minInstallationsFrom(value: string | undefined): number {
 	return Number.isInteger(n) && n >= 1 ? n : DEFAULT_MIN_INSTALLATIONS;
 }
 
-/** The `days` query parameter: absent → 30; otherwise an integer 1..90, else null. */
-export function daysFrom(value: string | null): number | null {
+/** The `days` query parameter: absent → 30; otherwise an integer 1..`max` (90 unless given), else null. */
+export function daysFrom(value: string | null, max: number = MAX_DAYS): number | null {
 	if (value === null) return DEFAULT_DAYS;
-	if (!/^[0-9]{1,3}$/.test(value)) return null;
+	if (!/^[0-9]{1,4}$/.test(value)) return null;
 	const n = Number(value);
-	return n >= 1 && n <= MAX_DAYS ? n : null;
+	return n >= 1 && n <= max ? n : null;
 }
