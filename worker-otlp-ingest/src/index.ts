@@ -4,6 +4,7 @@
  */
 import { runScheduled } from "./cron";
 import { handleDashboard } from "./dashboard-route";
+import { handleHealth } from "./health";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
 import { errorResponse, methodNotAllowed, notFound } from "./http";
@@ -28,6 +29,9 @@ async function route(request: Request, env: Env): Promise<Response> {
 	}
 	if (pathname === "/") {
 		return method === "GET" || method === "HEAD" ? handleDashboard(request, env, now) : methodNotAllowed("GET, HEAD");
+	}
+	if (pathname === "/v1/health") {
+		return method === "GET" ? handleHealth(env, now) : methodNotAllowed("GET");
 	}
 	if (pathname === "/healthz") {
 		return method === "GET" ? new Response("ok\n") : methodNotAllowed("GET");
