@@ -100,7 +100,7 @@ def seed(
 def version_on(day_before_end: float, index: int) -> str:
     """The version installation ``index`` runs ``day_before_end`` days before the month's end.
 
-    Each upgrades a few days after a release (0–4 days, by installation); the one on a
+    Each upgrades a few days after a release (0 to 4 days, by installation); the one on a
     development build stays on it.
     """
     host_version = PROFILES[index % len(PROFILES)][1]
@@ -111,6 +111,11 @@ def version_on(day_before_end: float, index: int) -> str:
         if day_before_end <= released - (index % 5):
             current = version
     return current
+
+
+def _fixed(moment: datetime) -> Callable[[], datetime]:
+    """A clock stopped at ``moment``."""
+    return lambda: moment
 
 
 def seed_history(
@@ -154,16 +159,14 @@ def seed_history(
     results: dict[int, delivery.RunResult] = {}
     for day in range(days):
         today = first_day + timedelta(days=day)
-        due = [
-            (t, plan) for plan in plans for t in plan[3] if today <= t < today + timedelta(days=1)
-        ]
+        due = [(t, plan) for plan in plans for t in plan[3] if today <= t < today + timedelta(days=1)]
         for moment, (index, paths, environ, _sends, _sessions) in sorted(due, key=lambda d: d[0]):
             version = version_on((end - moment).total_seconds() / 86_400, index)
             results[index] = delivery.run(
                 delivery.RunConfig(
                     paths,
                     environ=environ,
-                    clock=lambda moment=moment: moment,
+                    clock=_fixed(moment),
                     host_version=version,
                     exec_source="mcp",
                 )
@@ -171,7 +174,7 @@ def seed_history(
         if due and after_day is not None:
             after_day(max(t for t, _ in due))
     created = []
-    for index, paths, _environ_, sends, sessions in plans:
+    for index, paths, _, sends, sessions in plans:
         logged = [s for s in sessions if s.last < sends[-1]]
         created.append(Installation(f"installation-{index + 1}", paths.base, logged, results[index]))
     return created
@@ -184,7 +187,11 @@ def seed_temporary(endpoint: str, *, installations: int = 6, days: int = 7) -> l
 
 
 def history_temporary(
-    endpoint: str, *, installations: int = 12, days: int = 30, after_day: Callable[[datetime], object] | None = None
+    endpoint: str,
+    *,
+    installations: int = 12,
+    days: int = 30,
+    after_day: Callable[[datetime], object] | None = None,
 ) -> list[Installation]:
     """:func:`seed_history` into a temporary directory that is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="voicemode-demo-") as tmp:

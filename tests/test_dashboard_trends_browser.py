@@ -15,8 +15,8 @@ from typing import Any
 
 import demo_data
 import pytest
-from packaging.version import Version
 from localworker import ROOT, LocalWorker, rollup_cron
+from packaging.version import Version
 from screenshot import driver_missing, ensure_chromium, run_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -78,7 +78,13 @@ def visit(chromium: str, worker: LocalWorker) -> dict[str, Any]:
     ]
     answer = run_browser(steps, executable=chromium)
     results = answer["results"]
-    return {"desktop": results[2], "phone": results[6], "dark": results[11], "console": answer["console"], "shots": shots}
+    return {
+        "desktop": results[2],
+        "phone": results[6],
+        "dark": results[11],
+        "console": answer["console"],
+        "shots": shots,
+    }
 
 
 def _at(bucket: dict[str, Any], path: list[str]) -> Any:
@@ -116,7 +122,9 @@ def test_numbers_and_points_equal_the_series_json(visit: dict[str, Any], worker:
                 assert cell["value"] == _at(bucket, cell["path"]), (row["start"], cell["path"])
     days = series["day"]["buckets"]
     trends = visit["desktop"]["trends"]
-    assert trends[0]["points"] == [[b["start"], b["installations"]] for b in days if b["installations"] is not None]
+    assert trends[0]["points"] == [
+        [b["start"], b["installations"]] for b in days if b["installations"] is not None
+    ]
     assert trends[1]["points"] == [[b["start"], b["sessions"]] for b in days if b["sessions"] is not None]
     # A month of several installations: most days are drawn, and the versions move.
     assert len(trends[0]["points"]) >= 20
