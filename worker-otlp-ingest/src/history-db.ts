@@ -93,6 +93,11 @@ placed AS MATERIALIZED (
   CROSS JOIN grains AS g
   WHERE p.telemetry_id <= ?1
 ),
+decoded AS MATERIALIZED (
+  SELECT c.telemetry_id, c.period_end, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
+  FROM ${queue} AS p CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
+  WHERE p.telemetry_id <= ?1
+),
 touched AS MATERIALIZED (
   SELECT DISTINCT telemetry_id, grain, len, start FROM placed
 ),
@@ -106,8 +111,8 @@ earlier AS MATERIALIZED (
     AND NOT EXISTS (SELECT 1 FROM series_backfill AS q WHERE q.telemetry_id = r.telemetry_id AND q.period_start = r.period_start)
 ),
 fresh_cells AS MATERIALIZED (
-  SELECT p.telemetry_id, p.grain, p.start, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
-  FROM placed AS p CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
+  SELECT d.telemetry_id, g.grain, ${startOf("d.period_end - 1", "g.grain")} AS start, d.metric, d.transport, d.bin, d.role, d.provider, d.sessions
+  FROM decoded AS d CROSS JOIN grains AS g
 ),
 earlier_cells AS MATERIALIZED (
   SELECT e.telemetry_id, e.grain, e.start, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
