@@ -9,10 +9,10 @@ default, so one small demo set is not all suppressed (``--min-installations 5``
 shows the production rule).
 
 ``--screenshot PATH`` seeds, saves a PNG of the page and exits instead; this is
-how docs/dashboard.png is made (12 installations, the production threshold)::
+how docs/dashboard.png is made (a month of 60 installations, the production threshold)::
 
-    .venv/bin/python scripts/dashboard.py --installations 12 --min-installations 5 \
-        --screenshot docs/dashboard.png
+    .venv/bin/python scripts/dashboard.py --installations 60 --min-installations 5 \
+        --screenshot docs/dashboard.png --height 2150
 """
 
 from __future__ import annotations

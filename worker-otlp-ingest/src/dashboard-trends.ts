@@ -1,6 +1,6 @@
 /**
  * The dashboard's trends: server-rendered SVG charts of the /v1/stats?series= objects
- * — active installations and sessions per day, version adoption (share of the day's
+ * — active installations and sessions per day, version adoption (share of the week's
  * active installations per version, newest on top) and the weekly median bin of session
  * length. Pure: series in, markup out; no script, no style attribute (the CSP allows
  * only the hashed stylesheet, which colours the charts through classes, in both palettes).
@@ -224,8 +224,8 @@ function adoptionCard(id: string, series: Series): Html {
 					.map((b) => `${b.key === "older" ? "older versions" : b.key} ${pct(b.values[latest] ?? 0, active[latest] ?? 1)}`)
 					.join(", ") || "no version shown"}`;
 	const title = "VoiceMode version adoption";
-	const desc = `Share of each day's active installations per VoiceMode version, newest version on top, ${buckets[0]?.start ?? ""} to ${buckets[n - 1]?.start ?? ""}: ${latestText}.`;
-	const figure = svg(`${id}-svg`, title, desc, html`${frame(p, [0, 0.5, 1], (t) => `${t * 100}%`)}${shapes}${xLabels(p, buckets)}`);
+	const desc = `Share of each week's active installations per VoiceMode version (weeks from Monday, UTC), newest version on top, ${buckets[0]?.start ?? ""} to ${buckets[n - 1]?.start ?? ""}: ${latestText}.`;
+	const figure = svg(`${id}-svg`, title, desc, html`${frame(p, [0, 0.5, 1], (t) => `${t * 100}%`)}${shapes}${xLabels(p, buckets, "w/c ")}`);
 	const legend = html`<ul class="legend">${[...bands].reverse().map((b) => html`<li><span class="swatch ${b.className}" aria-hidden="true"></span>${b.label}</li>`)}</ul>`;
 	const versions = versionsOf(series);
 	const rows = buckets.map((b) => {
@@ -236,8 +236,8 @@ function adoptionCard(id: string, series: Series): Html {
 			return valueCell(["environment", VERSION, v], value, share(value));
 		})}</tr>`;
 	});
-	const numbers = table(series.series, `${title}: installations per version and day`, ["Day (UTC)", "Active", ...versions], rows);
-	return card(id, title, "Share of the day's active installations on each VoiceMode version, newest on top; grey is what is not published.", figure, numbers, legend);
+	const numbers = table(series.series, `${title}: installations per version and week`, ["Week from (Monday)", "Active", ...versions], rows);
+	return card(id, title, "Share of the week's active installations on each VoiceMode version, newest on top; grey is what is not published.", figure, numbers, legend);
 }
 
 /**
@@ -318,7 +318,8 @@ export function renderTrends(view: TrendsView): Html {
 <div class="grid trends">${[
 		dailyCard("trend-installations", "Active installations per day", "Installations that sent a report for the day.", day, "installations", "installations"),
 		dailyCard("trend-sessions", "Sessions per day", "Voice sessions that ended in the day's reports.", day, "sessions", "sessions"),
-		adoptionCard("trend-versions", day),
+		// By week: a version's share of a day is often too small a group to publish.
+		adoptionCard("trend-versions", week),
 		medianCard("trend-median", week),
 	]}</div></section>`;
 }
