@@ -23,7 +23,7 @@
 import { WINDOWS, renderDashboard, renderProblem } from "./dashboard";
 import { DASHBOARD_CSS } from "./dashboard-style";
 import { rollupOnRead } from "./rollup";
-import { readSeries } from "./series";
+import { readSeries } from "./history-db";
 import { DEFAULT_DAYS, minInstallationsFrom, readStats } from "./stats";
 
 export const PAGE_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600";

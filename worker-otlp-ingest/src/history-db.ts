@@ -19,19 +19,11 @@
  * (docs/privacy.md says so). Buckets whose reports the 90-day retention has begun to
  * delete can no longer take a report (ingest refuses periods older than 90 days).
  */
+import { DAY_SECONDS, HISTORY_DAYS, SERIES_FACTS, WEEK_SECONDS, type Grain, type SeriesRow } from "./buckets";
 import { CONTRACT } from "./contract";
 import { INSTALLATION_COLUMNS } from "./rows";
+import { bucketStarts, computeSeries, type Series } from "./series";
 
-export const DAY_SECONDS = 86_400;
-export const WEEK_SECONDS = 7 * DAY_SECONDS;
-/** How long the history is kept: two years of days. */
-export const HISTORY_DAYS = 730;
-
-export type Grain = "day" | "week";
-export const GRAINS: readonly Grain[] = ["day", "week"];
-
-/** The environment facts the history keeps (a series of each): version adoption, OS, MCP host. */
-export const SERIES_FACTS: readonly string[] = ["service.version", "os.type", "voicemode.mcp.host"];
 const FACT_COLUMNS = SERIES_FACTS.map((key) => {
 	const column = INSTALLATION_COLUMNS[key];
 	if (!column) throw new Error(`no installations column for ${key}`);
@@ -45,16 +37,6 @@ export type Queue = "rollup_pending" | "series_backfill";
 function startOf(t: string, grain: string): string {
 	const day = `((${t}) / ${DAY_SECONDS})`;
 	return `CASE ${grain} WHEN 'day' THEN ${day} * ${DAY_SECONDS} ELSE (${day} - (${day} + 3) % 7) * ${DAY_SECONDS} END`;
-}
-
-/** Bucket start of a Unix-seconds instant (the same rule as the SQL). */
-export function bucketStart(grain: Grain, t: number): number {
-	const day = Math.floor(t / DAY_SECONDS);
-	return grain === "day" ? day * DAY_SECONDS : (day - ((day + 3) % 7)) * DAY_SECONDS;
-}
-
-export function bucketLength(grain: Grain): number {
-	return grain === "day" ? DAY_SECONDS : WEEK_SECONDS;
 }
 
 const GRAIN_TABLE = `grains (grain, len) AS (VALUES ('day', ${DAY_SECONDS}), ('week', ${WEEK_SECONDS}))`;
@@ -204,6 +186,8 @@ const UNSEALED = `
 SELECT grain, start, kind, name, a, b, total, installations FROM series_buckets
 WHERE start + ${LENGTH} < ?1 AND start + ${LENGTH} >= (SELECT sealed_before FROM cron_state WHERE id = 1)`;
 
+export type { Grain, SeriesRow } from "./buckets";
+
 export interface StoredRow extends SeriesRow {
 	readonly grain: Grain;
 }
@@ -239,16 +223,6 @@ DELETE FROM series_buckets WHERE (grain, start, kind, name, a, b) IN (
 		),
 		recordRollupRun(db, now),
 	];
-}
-
-export interface SeriesRow {
-	readonly start: number;
-	readonly kind: "reports" | "sessions" | "bin" | "provider" | "transport" | "fact";
-	readonly name: string;
-	readonly a: string;
-	readonly b: string;
-	readonly total: number;
-	readonly installations: number;
 }
 
 /** The history rows of buckets starting in [from, to] (Unix seconds), one statement by primary key; and as_of. */
@@ -287,4 +261,11 @@ export async function readCronState(db: D1Database): Promise<CronState> {
 		dailyFinished: row.daily_finished ?? null,
 		asOf: row.as_of ?? null,
 	};
+}
+
+/** The series of the `days` days up to `nowMs`, as of the last rollup run. */
+export async function readSeries(db: D1Database, nowMs: number, grain: Grain, days: number, minInstallations: number): Promise<Series> {
+	const starts = bucketStarts(grain, nowMs, days);
+	const { rows, asOf } = await readHistory(db, grain, starts[0] ?? 0, starts[starts.length - 1] ?? 0);
+	return computeSeries(rows, grain, days, nowMs, minInstallations, asOf);
 }

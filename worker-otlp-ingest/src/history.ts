@@ -50,7 +50,9 @@ export function rowsToSeal(rows: readonly StoredRow[], minInstallations: number)
 	const buckets = new Map<string, StoredRow[]>();
 	for (const r of rows) {
 		const key = `${r.grain}|${r.start}`;
-		buckets.set(key, [...(buckets.get(key) ?? []), r]);
+		const bucket = buckets.get(key);
+		if (bucket) bucket.push(r);
+		else buckets.set(key, [r]);
 	}
 	const withheld: StoredRow[] = [];
 	for (const bucket of buckets.values()) {

@@ -2,8 +2,7 @@
  * Time series for GET /v1/stats?series=day|week (and the dashboard's trends): per UTC
  * day or week of the window, the active installations, reports and sessions, sessions
  * per bin, provider and transport, and installations per version, OS and MCP host —
- * read from the history (history-db.ts), shaped and suppressed here. Pure but for
- * `readSeries`.
+ * read from the history (history-db.ts readSeries), shaped and suppressed here. Pure.
  *
  * Every bucket has every cell (the contract's bins and closed values; versions
  * published in any bucket of the response): a number, or null when withheld. A cell is
@@ -14,7 +13,7 @@
  * different responses allow together is the residual risk docs/privacy.md describes.
  */
 import { CONTRACT, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "./contract";
-import { GRAINS, HISTORY_DAYS, SERIES_FACTS, bucketStart, readHistory, type Grain, type SeriesRow } from "./history-db";
+import { GRAINS, HISTORY_DAYS, SERIES_FACTS, bucketStart, type Grain, type SeriesRow } from "./buckets";
 import { INSTALLATION_COLUMNS } from "./rows";
 import { protect, type Candidate, type Relation } from "./suppression";
 import { compareVersions } from "./versions";
@@ -66,7 +65,18 @@ export function bucketStarts(grain: Grain, nowMs: number, days: number): number[
 }
 
 const UNKNOWN = "unknown";
-const path = (...keys: string[]): string => JSON.stringify(keys);
+/**
+ * Cell ids: the cell's keys joined by a character no key can hold. Built with template
+ * strings, not arrays: a 90-day series makes tens of thousands of them.
+ */
+const SEP = "\u001f";
+const INSTALLATIONS_ID = "installations";
+const REPORTS_ID = "reports";
+const SESSIONS_ID = "sessions";
+const binId = (metric: string, bin: string): string => `b${SEP}${metric}${SEP}${bin}`;
+const providerId = (metric: string, role: string, name: string): string => `p${SEP}${metric}${SEP}${role}${SEP}${name}`;
+const transportId = (t: string): string => `t${SEP}${t}`;
+const factId = (key: string, value: string): string => `f${SEP}${key}${SEP}${value}`;
 const closed = (key: string): readonly string[] =>
 	CONTRACT.pointAttributes.get(key)?.values ?? CONTRACT.resourceAttributes.get(key)?.values ?? [];
 const COLUMN_KEYS: ReadonlyMap<string, string> = new Map(SERIES_FACTS.map((key) => [INSTALLATION_COLUMNS[key] ?? key, key]));
@@ -76,60 +86,74 @@ const HISTOGRAMS = [...CONTRACT.metrics.values()].filter((m) => m.instrument ===
 export function cellIdOf(row: SeriesRow): string | null {
 	switch (row.kind) {
 		case "reports":
-			return path("installations");
+			return INSTALLATIONS_ID;
 		case "sessions":
-			return path("sessions");
+			return SESSIONS_ID;
 		case "bin":
-			return path("metrics", row.name, "bins", row.a);
+			return binId(row.name, row.a);
 		case "provider":
-			return path("metrics", row.name, row.a, row.b);
+			return providerId(row.name, row.a, row.b);
 		case "transport":
-			return path("transport", row.a);
+			return transportId(row.a);
 		case "fact": {
 			const key = COLUMN_KEYS.get(row.name);
-			return key === undefined ? null : path("environment", key, row.a === "" ? UNKNOWN : row.a);
+			return key === undefined ? null : factId(key, row.a === "" ? UNKNOWN : row.a);
 		}
 	}
 }
+
+/** Every cell a bucket lists whatever its rows (the contract's bins and closed values), each at zero. */
+const EMPTY: ReadonlyMap<string, Candidate> = new Map(
+	[
+		INSTALLATIONS_ID,
+		REPORTS_ID,
+		SESSIONS_ID,
+		...HISTOGRAMS.flatMap((h) => h.bins.map((bin) => binId(h.name, bin))),
+		...closed(PROVIDER_ROLE).flatMap((role) => closed(PROVIDER_NAME).map((name) => providerId(PROVIDERS, role, name))),
+		...closed(TRANSPORT).map((t) => transportId(t)),
+		...SERIES_FACTS.flatMap((key) => closed(key).map((v) => factId(key, v))),
+	].map((id) => [id, { value: 0, installations: 0 }]),
+);
+
+const CLOSED_FACT_IDS: ReadonlyMap<string, readonly string[]> = new Map(SERIES_FACTS.map((key) => [key, closed(key).map((v) => factId(key, v))]));
+
+/** The relations among the listed cells; fact relations get each bucket's other values added. */
+const SESSION_RELATIONS: readonly Relation[] = [
+	...HISTOGRAMS.map((h) => ({ total: SESSIONS_ID, parts: h.bins.map((bin) => binId(h.name, bin)) })),
+	{ total: SESSIONS_ID, parts: closed(TRANSPORT).map((t) => transportId(t)) },
+	// A session with a fallback provider counts twice, so these are not exact; applied anyway, to be safe.
+	...closed(PROVIDER_ROLE).map((role) => ({ total: SESSIONS_ID, parts: closed(PROVIDER_NAME).map((n) => providerId(PROVIDERS, role, n)) })),
+];
 
 /**
  * One bucket's candidates and relations, from its history rows. Every cell the response
  * lists exists, empty ones at zero: an empty cell is a member of its relations too.
  */
 export function bucketTable(rows: readonly SeriesRow[]): { cells: Map<string, Candidate>; relations: Relation[] } {
-	const cells = new Map<string, Candidate>();
-	const put = (id: string, value: number, installations: number): void => {
-		const had = cells.get(id);
-		cells.set(id, { value: (had?.value ?? 0) + value, installations: (had?.installations ?? 0) + installations });
-	};
-	for (const id of [path("installations"), path("reports"), path("sessions")]) put(id, 0, 0);
-	for (const h of HISTOGRAMS) for (const bin of h.bins) put(path("metrics", h.name, "bins", bin), 0, 0);
-	for (const role of closed(PROVIDER_ROLE)) for (const name of closed(PROVIDER_NAME)) put(path("metrics", PROVIDERS, role, name), 0, 0);
-	for (const t of closed(TRANSPORT)) put(path("transport", t), 0, 0);
-	for (const key of SERIES_FACTS) for (const v of closed(key)) put(path("environment", key, v), 0, 0);
+	const cells = new Map(EMPTY);
+	const facts = new Map<string, string[]>(SERIES_FACTS.map((key) => [key, [...(CLOSED_FACT_IDS.get(key) ?? [])]]));
+	// One row per key and bucket, so each row sets its cell (over the empty one, if listed).
 	for (const r of rows) {
 		const id = cellIdOf(r);
 		if (id === null) continue;
 		if (r.kind === "reports") {
-			put(id, r.installations, r.installations);
-			put(path("reports"), r.total, r.installations);
-		} else {
-			put(id, r.kind === "fact" ? r.installations : r.total, r.installations);
+			cells.set(id, { value: r.installations, installations: r.installations });
+			cells.set(REPORTS_ID, { value: r.total, installations: r.installations });
+			continue;
 		}
+		if (r.kind === "fact" && !cells.has(id)) facts.get(COLUMN_KEYS.get(r.name) ?? "")?.push(id);
+		cells.set(id, { value: r.kind === "fact" ? r.installations : r.total, installations: r.installations });
 	}
-	const under = (...keys: string[]): string[] => {
-		const prefix = `${path(...keys).slice(0, -1)},`;
-		return [...cells.keys()].filter((id) => id.startsWith(prefix));
-	};
-	const relations: Relation[] = [
-		...SERIES_FACTS.map((key) => ({ total: path("installations"), parts: under("environment", key) })),
-		...HISTOGRAMS.map((h) => ({ total: path("sessions"), parts: under("metrics", h.name, "bins") })),
-		{ total: path("sessions"), parts: under("transport") },
-		// A session with a fallback provider counts twice, so these are not exact; applied anyway, to be safe.
-		...closed(PROVIDER_ROLE).map((role) => ({ total: path("sessions"), parts: under("metrics", PROVIDERS, role) })),
-	];
+	const relations: Relation[] = [...SERIES_FACTS.map((key) => ({ total: INSTALLATIONS_ID, parts: facts.get(key) ?? [] })), ...SESSION_RELATIONS];
 	return { cells, relations };
 }
+
+/** The listed cells of the fixed part of a bucket, in output order: [name in the JSON, cell id]. */
+const OUTPUT = {
+	histograms: HISTOGRAMS.map((h) => ({ name: h.name, ids: h.bins.map((bin) => [bin, binId(h.name, bin)] as const) })),
+	roles: closed(PROVIDER_ROLE).map((role) => ({ role, ids: closed(PROVIDER_NAME).map((n) => [n, providerId(PROVIDERS, role, n)] as const) })),
+	transports: closed(TRANSPORT).map((t) => [t, transportId(t)] as const),
+};
 
 /** Version order for service.version (oldest first, "unknown" last); contract order for closed sets. */
 function orderedValues(key: string, values: Iterable<string>): string[] {
@@ -150,46 +174,47 @@ export function computeSeries(
 	asOf: number | null = null,
 ): Series {
 	const byStart = new Map<number, SeriesRow[]>();
-	for (const r of rows) byStart.set(r.start, [...(byStart.get(r.start) ?? []), r]);
+	for (const r of rows) {
+		const bucket = byStart.get(r.start);
+		if (bucket) bucket.push(r);
+		else byStart.set(r.start, [r]);
+	}
 	const tables = bucketStarts(grain, nowMs, days).map((start) => {
 		const { cells, relations } = bucketTable(byStart.get(start) ?? []);
 		const { published } = protect(cells, relations, minInstallations);
 		return { start, cells, published };
 	});
 	// Listed fact values: the closed set, plus any value published in some bucket of this response.
-	const listed = new Map<string, string[]>();
-	for (const key of SERIES_FACTS) {
-		const prefix = `${path("environment", key).slice(0, -1)},`;
-		const shown = tables.flatMap((t) => [...t.published].filter((id) => id.startsWith(prefix)).map((id) => (JSON.parse(id) as string[])[2] ?? ""));
-		listed.set(key, orderedValues(key, [...closed(key), ...shown]));
-	}
+	const listed = SERIES_FACTS.map((key) => {
+		const prefix = factId(key, "");
+		const shown = tables.flatMap((t) => [...t.published].filter((id) => id.startsWith(prefix)).map((id) => id.slice(prefix.length)));
+		return { key, values: orderedValues(key, [...closed(key), ...shown]).map((v) => [v, factId(key, v)] as const) };
+	});
 	const buckets = tables.map(({ start, cells, published }): SeriesBucket => {
-		const cell = (...keys: string[]): Cell => {
-			const id = path(...keys);
-			return published.has(id) ? (cells.get(id)?.value ?? null) : null;
+		const cell = (id: string): Cell => (published.has(id) ? (cells.get(id)?.value ?? null) : null);
+		const pick = (ids: readonly (readonly [string, string])[]): Record<string, Cell> => {
+			const out: Record<string, Cell> = {};
+			for (const [name, id] of ids) out[name] = cell(id);
+			return out;
 		};
 		const metrics: Record<string, Record<string, Record<string, Cell>>> = {};
-		for (const h of HISTOGRAMS) metrics[h.name] = { bins: Object.fromEntries(h.bins.map((bin) => [bin, cell("metrics", h.name, "bins", bin)])) };
-		metrics[PROVIDERS] = Object.fromEntries(
-			closed(PROVIDER_ROLE).map((role) => [role, Object.fromEntries(closed(PROVIDER_NAME).map((n) => [n, cell("metrics", PROVIDERS, role, n)]))]),
-		);
+		for (const h of OUTPUT.histograms) metrics[h.name] = { bins: pick(h.ids) };
+		const providers: Record<string, Record<string, Cell>> = {};
+		for (const r of OUTPUT.roles) providers[r.role] = pick(r.ids);
+		metrics[PROVIDERS] = providers;
+		const environment: Record<string, Record<string, Cell>> = {};
+		for (const { key, values } of listed) environment[key] = pick(values);
 		return {
 			start: isoDay(start),
-			installations: cell("installations"),
-			reports: cell("reports"),
-			sessions: cell("sessions"),
+			installations: cell(INSTALLATIONS_ID),
+			reports: cell(REPORTS_ID),
+			sessions: cell(SESSIONS_ID),
 			metrics,
-			transport: Object.fromEntries(closed(TRANSPORT).map((t) => [t, cell("transport", t)])),
-			environment: Object.fromEntries(SERIES_FACTS.map((key) => [key, Object.fromEntries((listed.get(key) ?? []).map((v) => [v, cell("environment", key, v)]))])),
+			transport: pick(OUTPUT.transports),
+			environment,
 		};
 	});
 	const as_of = asOf === null ? null : new Date(asOf * 1000).toISOString().replace(".000Z", "Z");
 	return { days, series: grain, as_of, buckets };
 }
 
-/** The series of the `days` days up to `nowMs`, as of the last rollup run. */
-export async function readSeries(db: D1Database, nowMs: number, grain: Grain, days: number, minInstallations: number): Promise<Series> {
-	const starts = bucketStarts(grain, nowMs, days);
-	const { rows, asOf } = await readHistory(db, grain, starts[0] ?? 0, starts[starts.length - 1] ?? 0);
-	return computeSeries(rows, grain, days, nowMs, minInstallations, asOf);
-}

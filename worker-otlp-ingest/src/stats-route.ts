@@ -6,7 +6,8 @@
  */
 import { errorResponse, jsonResponse } from "./http";
 import { rollupOnRead } from "./rollup";
-import { SERIES_MAX_DAYS, grainFrom, readSeries } from "./series";
+import { readSeries } from "./history-db";
+import { SERIES_MAX_DAYS, grainFrom } from "./series";
 import { MAX_DAYS, daysFrom, minInstallationsFrom, readStats } from "./stats";
 
 export async function handleStats(request: Request, env: Env, nowMs: number): Promise<Response> {

@@ -56,13 +56,13 @@ export interface Protected {
 	readonly exposed: ReadonlySet<string>;
 }
 
-/** The first withheld, non-empty cell that a relation determines, and that relation; null when none is. */
+/** The first withheld, non-empty cell that a relation determines, and that relation's index; null when none is. */
 function firstDetermined(
 	cells: ReadonlyMap<string, Candidate>,
-	relations: readonly Relation[],
+	members: readonly (readonly string[])[],
 	published: ReadonlySet<string>,
 	accepted: ReadonlySet<string>,
-): { cell: string; relation: Relation } | null {
+): { cell: string; relation: number } | null {
 	const known = new Set<string>();
 	for (const [id, c] of cells) {
 		// Published numbers, and withheld cells that are in fact empty (the worst-case guess).
@@ -70,13 +70,18 @@ function firstDetermined(
 	}
 	for (let changed = true; changed; ) {
 		changed = false;
-		for (const relation of relations) {
-			const unknown = [relation.total, ...relation.parts].filter((id) => !known.has(id));
-			if (unknown.length !== 1) continue;
-			const [cell = ""] = unknown;
-			if (!cells.get(cell)?.unpublished && !accepted.has(cell)) return { cell, relation };
+		for (let r = 0; r < members.length; r++) {
+			let unknown: string | null = null;
+			let count = 0;
+			for (const id of members[r] ?? []) {
+				if (known.has(id)) continue;
+				unknown = id;
+				if (++count > 1) break;
+			}
+			if (count !== 1 || unknown === null) continue;
+			if (!cells.get(unknown)?.unpublished && !accepted.has(unknown)) return { cell: unknown, relation: r };
 			// An unpublished total (or an accepted exposure) is now known to the attacker: carry on with it.
-			known.add(cell);
+			known.add(unknown);
 			changed = true;
 		}
 	}
@@ -107,11 +112,13 @@ export function protect(cells: ReadonlyMap<string, Candidate>, relations: readon
 		if (c.always || (!c.unpublished && c.installations >= minInstallations)) published.add(id);
 	}
 	const exposed = new Set<string>();
+	const members = relations.map((r) => [r.total, ...r.parts]);
 	// Each round withholds one more cell or accepts one exposure, so this ends.
 	for (let round = 0; round <= cells.size; round++) {
-		const found = firstDetermined(cells, relations, published, exposed);
+		const found = firstDetermined(cells, members, published, exposed);
 		if (found === null) break;
-		const complement = complementOf(found.relation, cells, published);
+		const relation = relations[found.relation];
+		const complement = relation ? complementOf(relation, cells, published) : null;
 		if (complement === null) exposed.add(found.cell);
 		else published.delete(complement);
 	}

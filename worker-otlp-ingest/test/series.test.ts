@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { CONTRACT, DURATION, EXCHANGES, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "../src/contract";
 import { INSTALLATION_COLUMNS } from "../src/rows";
-import type { SeriesRow } from "../src/history-db";
+import type { SeriesRow } from "../src/buckets";
 import { bucketStarts, computeSeries, type Series } from "../src/series";
 import { compareVersions } from "../src/versions";
 import { DAY_MS, HOUR_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
