@@ -15,10 +15,14 @@ Steps, each on the real Worker and its real local D1 file:
 5. the latest hour's reports arrive (as ingest writes them), and one hourly cron run
    takes them in: its duration and D1 rows read and written, as its own log reports;
 6. ``GET /v1/stats?days=30`` and ``?days=90``, first request and then warm (median), on a
-   Worker that reads only the rollups (ROLLUP_ON_READ=0, as deployed);
+   Worker that reads only the rollups (ROLLUP_ON_READ=0, as deployed); then the time
+   series, ``?series=day&days=90`` and ``?series=week&days=90``, the same way;
 7. the rollup aggregates are compared with the live aggregation over the raw reports
    (``report_cells``, Python's sqlite3): they must be identical;
-8. the probe Worker runs the stats statements for D1's ``meta.rows_read``.
+8. the probe Worker runs the stats statements for D1's ``meta.rows_read``;
+9. the day/week history's size: measured for the 90 simulated days, and for two years by
+   copying those days' rows back in time into a scratch database (what the history holds
+   after two years of the same traffic).
 
 ``make bench`` runs 10,000 installations for 90 days (1/10 of the issue's 100k) to stay in
 its time budget; ``python benchmarks/bench_scale.py --full`` runs 100k for 90 days.
@@ -28,6 +32,7 @@ docs/capacity.md records a full run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -114,6 +119,7 @@ def check_cells(state: Path, database: Path, now: datetime) -> float:
     db.executescript(
         "DELETE FROM reports; DELETE FROM installations; DELETE FROM rate_limits; DELETE FROM rollup_pending;"
         " DELETE FROM rollup_hours; DELETE FROM rollup_installations; UPDATE rollup_state SET as_of = NULL;"
+        " DELETE FROM series_buckets; DELETE FROM series_backfill;"
     )
     db.close()
     return statistics.median(times)
@@ -206,6 +212,60 @@ def rollups_equal_live(database: Path, since: int) -> tuple[bool, float]:
     return live == {(k, n, a, b, t if k != "fact" else 0, i) for k, n, a, b, t, i in rolled}, seconds
 
 
+HISTORY_DAYS = 730
+LIVE_DAYS = """
+SELECT (period_end - 1) / 86400 * 86400, COUNT(DISTINCT telemetry_id), COUNT(*) FROM reports GROUP BY 1
+"""
+
+
+def history_equal_live(database: Path) -> bool:
+    """Whether the history's active installations and reports per day equal COUNT(DISTINCT) over the reports."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        live = set(db.execute(LIVE_DAYS).fetchall())
+        stored = set(
+            db.execute(
+                "SELECT start, installations, total FROM series_buckets WHERE grain = 'day' AND kind = 'reports'"
+            ).fetchall()
+        )
+    return live == stored
+
+
+@dataclass
+class HistorySize:
+    rows_90: int
+    bytes_90: int
+    rows_2y: int
+    bytes_2y: int
+
+
+def history_size(database: Path, scratch: Path) -> HistorySize:
+    """series_buckets' pages for the simulated days, and for two years of them (rows copied back in time)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        (rows_90,) = db.execute("SELECT COUNT(*) FROM series_buckets").fetchone()
+        (bytes_90,) = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'series_buckets'").fetchone()
+        (schema,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'series_buckets'").fetchone()
+        rows = db.execute("SELECT * FROM series_buckets").fetchall()
+        (first, last) = db.execute("SELECT MIN(start), MAX(start) FROM series_buckets").fetchone()
+    scratch.unlink(missing_ok=True)
+    with contextlib.closing(sqlite3.connect(scratch)) as db, db:
+        db.execute(schema)
+        span = (
+            last - first
+        ) // 86_400 // 7 * 7 * 86_400 + 7 * 86_400  # whole weeks, so week rows stay Mondays
+        copies = -(-HISTORY_DAYS * 86_400 // span)
+        for k in range(copies):
+            db.executemany(
+                "INSERT OR IGNORE INTO series_buckets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(g, start - k * span, *rest) for g, start, *rest in rows],
+            )
+        db.execute("DELETE FROM series_buckets WHERE start < ?", (last - HISTORY_DAYS * 86_400,))
+    with contextlib.closing(sqlite3.connect(scratch)) as db:
+        (rows_2y,) = db.execute("SELECT COUNT(*) FROM series_buckets").fetchone()
+        (bytes_2y,) = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = 'series_buckets'").fetchone()
+    scratch.unlink()
+    return HistorySize(rows_90, bytes_90, rows_2y, bytes_2y)
+
+
 def rows_read(state: Path, since: int) -> tuple[int, float]:
     """D1's rows_read and SQL time (s) of the stats read (the rollup sum and as_of), via the probe."""
     total, seconds = 0, 0.0
@@ -239,6 +299,10 @@ class Measured:
     reads: tuple[int, float]
     identical: bool
     live_seconds: float
+    series_first: dict[str, float]
+    series_warm: dict[str, list[float]]
+    history_identical: bool
+    history: HistorySize
 
 
 def measure(installations: int, *, every_day: bool = False, keep: Path | None = None) -> Measured:
@@ -260,6 +324,13 @@ def measure(installations: int, *, every_day: bool = False, keep: Path | None = 
             answered = int(time.time())
             warm = [timed_get(url)[0] for _ in range(WARM_RUNS)]
             warm_90 = [timed_get(f"{worker.base_url}/v1/stats?days={DAYS}")[0] for _ in range(WARM_RUNS)]
+            series_first: dict[str, float] = {}
+            series_warm: dict[str, list[float]] = {}
+            for grain in ("day", "week"):
+                series_url = f"{worker.base_url}/v1/stats?series={grain}&days={DAYS}"
+                series_first[grain], body = timed_get(series_url)
+                assert isinstance(body["buckets"], list) and len(body["buckets"]) >= DAYS // 7, body
+                series_warm[grain] = [timed_get(series_url)[0] for _ in range(WARM_RUNS)]
         size = database.stat().st_size
         db = sqlite3.connect(database)
         counts = {
@@ -274,6 +345,8 @@ def measure(installations: int, *, every_day: bool = False, keep: Path | None = 
         db.close()
         identical, live_seconds = rollups_equal_live(database, asked - WINDOW_DAYS * 86_400)
         reads = rows_read(state, asked - WINDOW_DAYS * 86_400)
+        history_identical = history_equal_live(database)
+        history = history_size(database, Path(tmp) / "history-2y.sqlite")
     return Measured(
         installations,
         every_day,
@@ -292,6 +365,10 @@ def measure(installations: int, *, every_day: bool = False, keep: Path | None = 
         reads,
         identical,
         live_seconds,
+        series_first,
+        series_warm,
+        history_identical,
+        history,
     )
 
 
@@ -335,6 +412,40 @@ def rows(m: Measured) -> list[Row]:
             "identical",
             m.identical,
             f"{WINDOW_DAYS}-day window, compared before suppression",
+        ),
+        *[
+            Row(
+                f"  GET /v1/stats?series={grain}&days={DAYS}",
+                f"{statistics.median(m.series_warm[grain]) * 1000:.0f} ms "
+                f"(first request {m.series_first[grain] * 1000:.0f} ms)",
+                f"{m.reference * 1000:.0f} ms, stats on {CHECK_REPORTS} reports",
+                statistics.median(m.series_warm[grain]) / m.reference,
+                "< 200 ms warm",
+                statistics.median(m.series_warm[grain]) < 0.2,
+                f"median of {WARM_RUNS} warm requests; from series_buckets, every cell suppressed and "
+                "complemented per bucket",
+            )
+            for grain in ("day", "week")
+        ],
+        Row(
+            "  history: active installations and reports per day equal the live count",
+            "identical" if m.history_identical else "DIFFERENT",
+            "",
+            None,
+            "identical",
+            m.history_identical,
+            "COUNT(DISTINCT telemetry_id) and COUNT(*) per UTC day of period_end - 1, Python's sqlite3",
+        ),
+        Row(
+            "D1 size of the day/week history (kept 2 years, no IDs)",
+            f"{m.history.bytes_2y / 1e6:.1f} MB for 2 years ({m.history.rows_2y:,} rows)",
+            f"{m.history.bytes_90 / 1e6:.2f} MB for the {DAYS} simulated days ({m.history.rows_90:,} rows)",
+            m.history.bytes_2y / m.size,
+            "(capacity.md)",
+            None,
+            f"SQLite dbstat pages of series_buckets; 2 years = the simulated days' rows copied back in time "
+            f"(same traffic, {len(scale_data.FACTS['service_version'])} versions); ratio: share of the "
+            "whole database",
         ),
         Row(
             f"Hourly cron run: the latest hour's {hourly.reports:,} new reports",

@@ -1,17 +1,18 @@
 """Serve the usage dashboard locally, seeded with demo data (``make dashboard``).
 
 Starts the Worker (``wrangler dev`` on 127.0.0.1, fresh local D1 in a
-temporary directory), lets simulated installations send their reports through
-the real Python sender (``demo_data``), prints the page's URL and waits until
+temporary directory), lets simulated installations send a month of reports through
+the real Python sender (``demo_data.seed_history``, the hourly cron run after each
+simulated day), prints the page's URL and waits until
 Ctrl-C or SIGTERM, then stops the Worker. The threshold is 1 installation by
 default, so one small demo set is not all suppressed (``--min-installations 5``
 shows the production rule).
 
 ``--screenshot PATH`` seeds, saves a PNG of the page and exits instead; this is
-how docs/dashboard.png is made (12 installations, the production threshold)::
+how docs/dashboard.png is made (a month of 60 installations, the production threshold)::
 
-    .venv/bin/python scripts/dashboard.py --installations 12 --min-installations 5 \
-        --screenshot docs/dashboard.png --height 1285
+    .venv/bin/python scripts/dashboard.py --installations 60 --min-installations 5 \
+        --screenshot docs/dashboard.png --height 2150
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 import demo_data
-from localworker import LocalWorker
+from localworker import LocalWorker, rollup_cron
 from screenshot import capture
 
 from voicemode_otel import delivery
@@ -39,11 +40,13 @@ def serve(
     worker: LocalWorker, installations: int, screenshot: Path | None, size: tuple[int, int | None]
 ) -> int:
     """Seed the running ``worker``, then capture or wait; the exit status."""
-    seeded = demo_data.seed_temporary(worker.metrics_url, installations=installations)
+    seeded = demo_data.history_temporary(
+        worker.metrics_url, installations=installations, after_day=lambda _: worker.refresh(rollup_cron())
+    )
     delivered = sum(1 for one in seeded if one.result.outcome is delivery.Outcome.DELIVERED)
     print(
         f"Seeded {delivered} of {installations} simulated installations "
-        f"(a week of sample sessions each, sent through the real Python sender)."
+        f"(a month of sample sessions, sent day by day through the real Python sender)."
     )
     url = f"{worker.base_url}/"
     if screenshot is not None:
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--port", type=int, default=8787, help="port on 127.0.0.1 (default 8787)")
-    parser.add_argument("--installations", type=int, default=6, help="simulated installations (default 6)")
+    parser.add_argument("--installations", type=int, default=12, help="simulated installations (default 12)")
     parser.add_argument(
         "--min-installations", type=int, default=1, help="STATS_MIN_INSTALLATIONS for this run (default 1)"
     )

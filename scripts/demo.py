@@ -3,7 +3,9 @@
 A local Worker (wrangler dev, local D1) on 127.0.0.1; a week of VoiceMode
 logs in a temporary VOICEMODE_BASE_DIR (never your ~/.voicemode); an opt-in
 there; the real ``voicemode-otel`` CLI previewing and sending; the Worker's
-answer; the resulting ``/v1/stats``. Exits non-zero if any step fails.
+answer; then a month of several simulated installations replayed day by day
+through the same sender; the resulting ``/v1/stats``, its day series and the
+dashboard's screenshot with its trend charts. Exits non-zero if any step fails.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from localworker import ROOT, LocalWorker
+from localworker import ROOT, LocalWorker, rollup_cron
 from screenshot import capture
 
 from voicemode_otel import contract, preference, testing
@@ -103,6 +105,23 @@ def render_stats(stats: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def render_trend(series: dict[str, Any]) -> str:
+    """Active installations and sessions per day, one line per day, as bars."""
+    buckets = series["buckets"]
+    largest = max((b["installations"] or 0 for b in buckets), default=0)
+    lines = ["   day (UTC)    active installations          sessions"]
+    for bucket in buckets:
+        active, sessions = bucket["installations"], bucket["sessions"]
+        bar = "█" * round(BAR * (active or 0) / largest) if largest else ""
+        shown = "—" if active is None else str(active)
+        count = "—" if sessions is None else str(sessions)
+        lines.append(f"   {bucket['start']}  {bar:<{BAR}} {shown:>3}   {count:>5}")
+    lines.append(
+        "   — : none, or withheld (fewer than STATS_MIN_INSTALLATIONS installations, or a complement)"
+    )
+    return "\n".join(lines)
+
+
 def run(installations: int) -> None:
     started = time.monotonic()
     print("voicemode-otel demo — everything runs on this machine; your ~/.voicemode is never touched.")
@@ -167,32 +186,49 @@ def demo(root: Path, worker: LocalWorker, extra_installations: int) -> None:
     print(f"   The body, as logged locally before sending: {size} bytes of OTLP/JSON (`log --body` shows it)")
 
     if extra_installations:
-        from demo_data import seed
+        from demo_data import seed_history
 
-        step(6, f"{extra_installations} more simulated installations send their week the same way")
-        for installation in seed(
-            worker.metrics_url, root / "others", installations=extra_installations, now=now
+        step(6, f"{extra_installations} more simulated installations replay a month, day by day")
+        print("   (each on its own cadence and upgrade day, through the same sender; the hourly cron")
+        print("   runs after each simulated day, as it would in production)")
+        cron = rollup_cron()
+        for installation in seed_history(
+            worker.metrics_url,
+            root / "others",
+            installations=extra_installations,
+            now=now,
+            after_day=lambda _day: worker.refresh(cron),
         ):
             outcome, count = installation.result.outcome.value, len(installation.sessions)
-            print(f"   {installation.name}: {outcome}, {count} sessions")
+            print(f"   {installation.name}: last send {outcome}, {count} sessions in its logs")
 
     step(7 if extra_installations else 6, "What the Worker stored: GET /v1/stats?days=30")
     stats = worker.stats(30)
     print(render_stats(stats))
     rows = worker.query("SELECT COUNT(*) AS reports FROM reports")[0]["reports"]
     rows_text = f"{rows} report row{'' if rows == 1 else 's'}"
-    print(f"\n   D1 holds {rows_text}; `make worker-export` copies local D1 into a SQLite file.")
-    counted = sum(stats["metrics"][contract.DURATION]["bins"].values())
-    if not extra_installations and counted != len(reportable):
+    print(
+        f"\n   D1 holds {rows_text}; `make worker-export` copies local D1 into"
+        " worker-otlp-ingest/exports/voicemode-otel-local.sqlite."
+    )
+    telemetry_id = paths.telemetry_id.read_text().strip()
+    counted = worker.query(
+        "SELECT coalesce(SUM(sessions), 0) AS n FROM report_cells WHERE telemetry_id = ? AND metric = ?",
+        (telemetry_id, contract.DURATION),
+    )[0]["n"]
+    if counted != len(reportable):
         raise DemoError(
-            f"the Worker counted {counted} sessions; {len(reportable)} began after the opt-in"
-            " and ended in the period"
+            f"the Worker counted {counted} sessions of this installation; {len(reportable)} began after the"
+            " opt-in and ended in the period"
         )
     print(
-        f"   {counted} sessions counted = the {len(reportable)} logged sessions that began after the opt-in"
-        f" and ended by {period_end:%H:%M} UTC\n"
+        f"   This installation: {counted} sessions counted = the {len(reportable)} logged sessions that began"
+        f" after the opt-in and ended by {period_end:%H:%M} UTC\n"
         "   (a session still open then goes into the next day's report)."
     )
+    if extra_installations:
+        step(8, "The trend: GET /v1/stats?series=day&days=30 (active installations per day)")
+        print(render_trend(worker.get_json("/v1/stats?series=day&days=30")))
 
     shot = ROOT / "demo-dashboard.png"
     if capture(f"{worker.base_url}/", shot):
@@ -203,7 +239,12 @@ def demo(root: Path, worker: LocalWorker, extra_installations: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--installations", type=int, default=0, help="also simulate N more installations")
+    parser.add_argument(
+        "--installations",
+        type=int,
+        default=12,
+        help="simulated installations replaying a month alongside the demo's own (default 12; 0: none)",
+    )
     args = parser.parse_args()
     try:
         run(args.installations)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import sqlite3
@@ -26,6 +27,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "worker-otlp-ingest"
+
+
+def rollup_cron() -> str:
+    """The hourly cron string the Worker dispatches on (``src/cron.ts`` ROLLUP_CRON)."""
+    source = (WORKER / "src" / "cron.ts").read_text(encoding="utf-8")
+    found = re.search(r'export const ROLLUP_CRON = "([^"]+)"', source)
+    if found is None:
+        raise RuntimeError("ROLLUP_CRON not found in src/cron.ts")
+    return found.group(1)
 
 
 def free_port() -> int:

@@ -102,6 +102,11 @@ def _metric_table() -> str:
     return "\n".join(rows)
 
 
+def _included(name: str) -> str:
+    """A hand-written section of the document, kept in docs/privacy/ (edited there)."""
+    return (ROOT / "docs" / "privacy" / name).read_text(encoding="utf-8")
+
+
 def render() -> str:
     """The whole privacy document."""
     body, raw, wire, headers = capture_example()
@@ -159,9 +164,10 @@ used two speech providers (a fallback) counts for both.
 
 Like any web server, the Worker sees the connection's IP address. It uses it only to rate
 limit (100 reports an hour per address), keyed by an HMAC of the address and the UTC day
-under a secret key; the address itself is never stored or logged. Stored rows are deleted
-after 90 days.
+under a secret key; the address itself is never stored or logged. Stored reports are
+deleted after 90 days; the day-by-day counts kept longer are described next.
 
+{_included("history.md")}
 ## A real report
 
 This is the report the sender put on the wire for a sample day of five sessions (one of

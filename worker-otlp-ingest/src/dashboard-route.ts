@@ -1,5 +1,6 @@
 /**
- * GET / (and HEAD /): the public dashboard page.
+ * GET / (and HEAD /): the public dashboard page: the window's stats and its day and
+ * week series (three D1 reads, in parallel).
  *
  * `days` must be one of the offered windows (7, 30, 90); absent means 30. Anything else
  * is a 400 page with fixed text — the raw value is never echoed.
@@ -22,6 +23,7 @@
 import { WINDOWS, renderDashboard, renderProblem } from "./dashboard";
 import { DASHBOARD_CSS } from "./dashboard-style";
 import { rollupOnRead } from "./rollup";
+import { readSeries } from "./history-db";
 import { DEFAULT_DAYS, minInstallationsFrom, readStats } from "./stats";
 
 export const PAGE_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600";
@@ -61,12 +63,17 @@ export async function handleDashboard(request: Request, env: Env, nowMs: number)
 	const days = windowFrom(new URL(request.url).searchParams.get("days"));
 	if (days === null) return htmlResponse(request, 400, renderProblem("bad-window"), "no-store");
 	const minInstallations = minInstallationsFrom(env.STATS_MIN_INSTALLATIONS);
-	let stats;
+	let view;
 	try {
 		await rollupOnRead(env, nowMs);
-		stats = await readStats(env.DB, nowMs, days, minInstallations);
+		const [stats, day, week] = await Promise.all([
+			readStats(env.DB, nowMs, days, minInstallations),
+			readSeries(env.DB, nowMs, "day", days, minInstallations),
+			readSeries(env.DB, nowMs, "week", days, minInstallations),
+		]);
+		view = { stats, minInstallations, nowMs, trends: { day, week, minInstallations } };
 	} catch {
 		return htmlResponse(request, 503, renderProblem("unavailable"), "no-store", { "Retry-After": "60" });
 	}
-	return htmlResponse(request, 200, renderDashboard({ stats, minInstallations, nowMs }), PAGE_CACHE_CONTROL);
+	return htmlResponse(request, 200, renderDashboard(view), PAGE_CACHE_CONTROL);
 }

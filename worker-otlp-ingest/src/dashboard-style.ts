@@ -18,6 +18,11 @@ export interface Palette {
 	readonly onAccent: string;
 	readonly track: string;
 	readonly codeBg: string;
+	/** The version bands of the adoption chart, newest first (at least 3:1 against the card). */
+	readonly versions: readonly string[];
+	/** Older versions together, and what is not published. */
+	readonly older: string;
+	readonly hidden: string;
 }
 
 export const LIGHT: Palette = {
@@ -30,6 +35,9 @@ export const LIGHT: Palette = {
 	onAccent: "#ffffff",
 	track: "#e6eaef",
 	codeBg: "#eef1f4",
+	versions: ["#0a5fc2", "#b4490c", "#1a7f37", "#8250df", "#c21a55", "#7a6400"],
+	older: "#5a6570",
+	hidden: "#8b95a0",
 };
 
 export const DARK: Palette = {
@@ -42,10 +50,19 @@ export const DARK: Palette = {
 	onAccent: "#0e1116",
 	track: "#262d37",
 	codeBg: "#222933",
+	versions: ["#58a6ff", "#f0883e", "#3fb950", "#bc8cff", "#ff7b9c", "#d4b21a"],
+	older: "#a2acb8",
+	hidden: "#6e7781",
 };
 
 function variables(p: Palette): string {
-	return `--bg:${p.bg};--card:${p.card};--fg:${p.fg};--muted:${p.muted};--border:${p.border};--accent:${p.accent};--on-accent:${p.onAccent};--track:${p.track};--code-bg:${p.codeBg}`;
+	const versions = p.versions.map((c, i) => `;--v${i}:${c}`).join("");
+	return `--bg:${p.bg};--card:${p.card};--fg:${p.fg};--muted:${p.muted};--border:${p.border};--accent:${p.accent};--on-accent:${p.onAccent};--track:${p.track};--code-bg:${p.codeBg}${versions};--v-older:${p.older};--v-hidden:${p.hidden}`;
+}
+
+/** One rule per version band (fill of the chart's polygons and the legend's swatches). */
+function bandRules(p: Palette): string {
+	return [...p.versions.map((_, i) => `v${i}`), "v-older", "v-hidden"].map((c) => `.band.${c},.swatch.${c}{fill:var(--${c});background:var(--${c})}`).join("\n");
 }
 
 export const DASHBOARD_CSS = `
@@ -106,5 +123,22 @@ tr.empty td{padding:.8rem 0;color:var(--muted)}
 .small{font-size:.9rem;color:var(--muted)}
 footer{margin-top:3rem;padding-top:1rem;border-top:1px solid var(--border);color:var(--muted);font-size:.88rem}
 .sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
+.grid.trends{grid-template-columns:repeat(auto-fit,minmax(min(100%,26rem),1fr))}
+svg.trend{display:block;width:100%;height:auto;margin:.2rem 0 .3rem;overflow:visible}
+svg.trend .axis{fill:var(--muted);font-size:11px;font-variant-numeric:tabular-nums}
+svg.trend .grid{stroke:var(--border);stroke-width:1}
+svg.trend .line{fill:none;stroke:var(--accent);stroke-width:2;stroke-linejoin:round;stroke-linecap:round}
+svg.trend .area{fill:var(--accent);fill-opacity:.14;stroke:none}
+svg.trend .point{fill:var(--accent);stroke:var(--card);stroke-width:1}
+svg.trend .band{stroke:var(--card);stroke-width:.5}
+${bandRules(LIGHT)}
+.legend{display:flex;flex-wrap:wrap;gap:.2rem .9rem;margin:.1rem 0 .4rem;padding:0;list-style:none;font-size:.82rem;color:var(--muted)}
+.legend li{display:inline-flex;align-items:center;gap:.35rem;overflow-wrap:anywhere}
+.swatch{display:inline-block;flex:none;width:.8rem;height:.8rem;border-radius:2px}
+details.numbers{margin-top:.3rem;font-size:.88rem}
+details.numbers summary{cursor:pointer;color:var(--accent);font-weight:600}
+.table-wrap{max-height:22rem;overflow:auto;margin-top:.4rem}
+.table-wrap table{width:auto;min-width:100%}
+.table-wrap th,.table-wrap td{white-space:nowrap}
 @media (max-width:30rem){.wrap{padding-top:1.25rem}.totals dd{font-size:1.6rem}.chart{padding:.85rem .85rem .6rem}}
 `.trim();

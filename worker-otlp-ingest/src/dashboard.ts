@@ -14,6 +14,7 @@ import { renderChart, type ChartSpec } from "./dashboard-charts";
 import { descriptionOf, renderCollected } from "./dashboard-collected";
 import { bundledMarkup, formatCount, formatUtc, html, plural, type Html } from "./dashboard-html";
 import { DASHBOARD_CSS } from "./dashboard-style";
+import { renderTrends, type TrendsView } from "./dashboard-trends";
 import { DEFAULT_DAYS, MAX_DAYS, type HistogramStats, type ProviderStats, type Stats } from "./stats";
 
 /** The windows the page offers (the only `days` values it accepts). */
@@ -39,6 +40,8 @@ export interface DashboardView {
 	/** STATS_MIN_INSTALLATIONS in force, stated on the page. */
 	readonly minInstallations: number;
 	readonly nowMs: number;
+	/** The window's day and week series (/v1/stats?series=), drawn as trends when anything is published. */
+	readonly trends?: TrendsView | undefined;
 }
 
 const STYLE = bundledMarkup(DASHBOARD_CSS);
@@ -187,6 +190,13 @@ ${body}
 `.toString();
 }
 
+/** The trends, when the window's series publish anything. */
+function trendsOf({ trends }: DashboardView): Html | "" {
+	if (!trends) return "";
+	const any = [...trends.day.buckets, ...trends.week.buckets].some((b) => b.installations !== null);
+	return any ? renderTrends(trends) : "";
+}
+
 /** The dashboard for one window. */
 export function renderDashboard(view: DashboardView): string {
 	const { stats, minInstallations } = view;
@@ -195,12 +205,13 @@ export function renderDashboard(view: DashboardView): string {
 ${windowNav(stats.days)}</header>
 <main>
 ${overview(view)}
+${trendsOf(view)}
 ${stats.reports > 0 ? charts(view) : ""}
 ${protection(minInstallations)}
 ${renderCollected("collected")}
 ${OPT_OUT}
 </main>
-<footer><p>The same numbers as JSON: <a href="v1/stats?days=${stats.days}">/v1/stats?days=${stats.days}</a>. This page uses no cookies, no scripts and no third-party resources.</p></footer>`;
+<footer><p>The same numbers as JSON: <a href="v1/stats?days=${stats.days}">/v1/stats?days=${stats.days}</a>, per day <a href="v1/stats?series=day&amp;days=${stats.days}">/v1/stats?series=day&amp;days=${stats.days}</a> and per week <a href="v1/stats?series=week&amp;days=${stats.days}">/v1/stats?series=week&amp;days=${stats.days}</a>. This page uses no cookies, no scripts and no third-party resources.</p></footer>`;
 	return page(`VoiceMode usage · last ${stats.days} days`, body);
 }
 

@@ -36,6 +36,6 @@ export function methodNotAllowed(allow: string): Response {
 	return errorResponse(405, `method not allowed; use ${allow}`, "json", { Allow: allow });
 }
 
-export function jsonResponse(value: unknown, headers: HeadersInit = {}): Response {
-	return new Response(JSON.stringify(value), { headers: { ...headers, "Content-Type": CONTENT_TYPES.json } });
+export function jsonResponse(value: unknown, headers: HeadersInit = {}, status = 200): Response {
+	return new Response(JSON.stringify(value), { status, headers: { ...headers, "Content-Type": CONTENT_TYPES.json } });
 }

@@ -4,9 +4,11 @@
  */
 import { runScheduled } from "./cron";
 import { handleDashboard } from "./dashboard-route";
+import { handleHealth } from "./health";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
 import { errorResponse, methodNotAllowed, notFound } from "./http";
+import { minInstallationsFrom } from "./stats";
 import { handleStats } from "./stats-route";
 
 const INSTALLATION_PATH = /^\/v1\/installations\/([^/]+)$/;
@@ -28,6 +30,9 @@ async function route(request: Request, env: Env): Promise<Response> {
 	if (pathname === "/") {
 		return method === "GET" || method === "HEAD" ? handleDashboard(request, env, now) : methodNotAllowed("GET, HEAD");
 	}
+	if (pathname === "/v1/health") {
+		return method === "GET" ? handleHealth(env, now) : methodNotAllowed("GET");
+	}
 	if (pathname === "/healthz") {
 		return method === "GET" ? new Response("ok\n") : methodNotAllowed("GET");
 	}
@@ -46,6 +51,6 @@ export default {
 		}
 	},
 	async scheduled(controller, env): Promise<void> {
-		await runScheduled(env.DB, controller.cron, controller.scheduledTime);
+		await runScheduled(env.DB, controller.cron, controller.scheduledTime, minInstallationsFrom(env.STATS_MIN_INSTALLATIONS));
 	},
 } satisfies ExportedHandler<Env>;

@@ -20,6 +20,7 @@
  */
 
 import { CONTRACT, DURATION } from "./contract";
+import { countInHistory } from "./history-db";
 import { INSTALLATION_COLUMNS } from "./rows";
 
 /** The stat keys a set of cells feeds, one row per (cell, key); `cols` are carried through. */
@@ -249,7 +250,7 @@ export interface StepCost {
 
 /**
  * One step of the rollup, one DB.batch (one transaction): the pending reports of
- * telemetry IDs up to `upTo` are added to the rollups and dequeued,
+ * telemetry IDs up to `upTo` are added to the rollups and to the history (history-db.ts) and dequeued,
  * and `as_of` becomes `asOf` (Unix seconds) if nothing is left pending. Ingest batches
  * cannot interleave, so a report is either in this step entirely or left for the next;
  * a second run finds nothing pending and changes nothing.
@@ -262,11 +263,13 @@ export async function rollupStep(db: D1Database, upTo: string, asOf: number): Pr
 		db.prepare(MOVE_INSTALLATIONS_OUT).bind(upTo),
 		db.prepare(DROP_EMPTY_FACTS).bind(upTo),
 		db.prepare(SAVE_INSTALLATIONS).bind(upTo, DURATION.name),
+		// The day/week history takes in the same reports, in the same transaction.
+		countInHistory(db, upTo, DURATION.name),
 		db.prepare(DEQUEUE).bind(upTo),
 		db.prepare(MARK_AS_OF).bind(asOf),
 	]);
 	return {
-		reports: results[6]?.meta.changes ?? 0,
+		reports: results[results.length - 2]?.meta.changes ?? 0,
 		rowsRead: results.reduce((n, r) => n + (r.meta.rows_read ?? 0), 0),
 		rowsWritten: results.reduce((n, r) => n + (r.meta.rows_written ?? 0), 0),
 	};

@@ -9,6 +9,7 @@ import { TITLES, WINDOWS, renderDashboard, renderProblem } from "../src/dashboar
 import { escapeHtml, formatShare, html } from "../src/dashboard-html";
 import { windowFrom } from "../src/dashboard-route";
 import { DARK, DASHBOARD_CSS, LIGHT, type Palette } from "../src/dashboard-style";
+import { VERSION_BANDS } from "../src/dashboard-trends";
 import type { Stats } from "../src/stats";
 import { parsePage } from "./support/dashboard";
 
@@ -170,6 +171,16 @@ describe("titles and style", () => {
 		expect(contrast(p.onAccent, p.accent)).toBeGreaterThanOrEqual(4.5);
 		// Bars are graphics: 3:1 against the track and the card (WCAG 1.4.11).
 		expect(contrast(p.accent, p.track)).toBeGreaterThanOrEqual(3);
+	});
+
+	it.each([
+		["light", LIGHT],
+		["dark", DARK],
+	] as const)("keeps every trend colour at 3:1 or more against the card in the %s palette", (_, p: Palette) => {
+		// Lines, points and version bands are graphics (WCAG 1.4.11); the bands are named by the legend and the table too.
+		for (const colour of [p.accent, ...p.versions, p.older, p.hidden]) expect(contrast(colour, p.card)).toBeGreaterThanOrEqual(3);
+		expect(p.versions).toHaveLength(VERSION_BANDS);
+		expect(new Set(p.versions).size).toBe(p.versions.length);
 	});
 });
 

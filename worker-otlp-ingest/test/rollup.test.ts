@@ -109,7 +109,7 @@ async function apply(o: Op, now: number): Promise<void> {
 		await deleteInstallation(env.DB, id, idBucket(id).bucket);
 	} else if (o.kind === "retention") {
 		// The daily cron: a rollup run, then retention.
-		await runScheduled(env.DB, RETENTION_CRON, now * 1000);
+		await runScheduled(env.DB, RETENTION_CRON, now * 1000, 5);
 	}
 }
 

@@ -2,8 +2,11 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { computeStats } from "../src/stats";
-import type { Aggregates } from "../src/stats";
+import type { Aggregates, Stats } from "../src/stats";
 import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
+import { determined } from "./support/derivation";
+import { liveAggregates } from "./support/live-stats";
+import { attackOnStats } from "./support/stats-relations";
 import { exportResult, refresh, send, uuid } from "./support/worker";
 
 const DURATION = "voicemode.session.duration";
@@ -58,20 +61,32 @@ describe("GET /v1/stats", () => {
 			installations: 6,
 			reports: 6,
 			metrics: {
-				[DURATION]: { bins: { "<1min": 10, "1-5min": 5, "5-10min": 5, "10-20min": 5 } },
+				// The rare installation's one >60min session is withheld (1 installation), and so is
+				// one more bin (1-5min, the first of the smallest): otherwise the 26 sessions the
+				// transports add up to, minus the bins shown, would give it away.
+				[DURATION]: { bins: { "<1min": 10, "5-10min": 5, "10-20min": 5 } },
 				// The rare installation's >20 session joins 5 others there, so it shows.
 				[EXCHANGES]: { bins: { "1-5": 15, "6-10": 5, ">20": 6 } },
-				[PROVIDERS]: { tts: { openai: 5, kokoro: 20 }, stt: { "whisper-local": 25 } },
+				// Its mlx-audio session is withheld, and openai with it (26 sessions - 20 - 5 = 1).
+				[PROVIDERS]: { tts: { kokoro: 20 }, stt: { "whisper-local": 25 } },
 			},
 			transport: { local: 21, livekit: 5 },
 			environment: {
 				"service.version": { "8.12.0": 6 },
-				"os.type": { linux: 5 },
+				// 6 installations - 5 on linux would be the one on darwin: neither is shown.
+				"os.type": {},
 				"voicemode.install.method": { "uv-tool": 6 },
 				"voicemode.mcp.host": { "claude-code": 6 },
 				"voicemode.exec.source": { mcp: 6 },
 			},
 		});
+	});
+
+	it.each([7, 30, 90])("publishes no number from which a withheld one follows (days=%i, threshold 5)", async (days) => {
+		const body = (await (await stats(`?days=${days}`)).json()) as Stats;
+		const attack = attackOnStats(await liveAggregates(Math.floor(Date.now() / 1000) - days * 86_400), body);
+		// The session total may follow (it is only unpublished, not small); no withheld cell may.
+		expect([...determined(attack.unknowns, attack.relations)].filter((c) => c !== "sessions")).toEqual([]);
 	});
 
 	it("lists bins, providers and transports in contract order", async () => {
@@ -89,8 +104,8 @@ describe("GET /v1/stats", () => {
 			installations: 11,
 			reports: 11,
 			metrics: {
-				[DURATION]: { bins: { "<1min": 10, "1-5min": 5, "5-10min": 5, "10-20min": 5, "20-60min": 5 } },
-				[PROVIDERS]: { tts: { openai: 5, kokoro: 20 }, stt: { "whisper-local": 25, local: 5 } },
+				[DURATION]: { bins: { "<1min": 10, "5-10min": 5, "10-20min": 5, "20-60min": 5 } },
+				[PROVIDERS]: { tts: { kokoro: 20 }, stt: { "whisper-local": 25, local: 5 } },
 			},
 			transport: { local: 21, livekit: 5, unknown: 5 },
 		});
@@ -124,21 +139,40 @@ describe("computeStats (suppression)", () => {
 			reports: 9,
 			bins: [
 				{ metric: DURATION, bin: "<1min", sessions: 400, installations: 4 },
+				{ metric: DURATION, bin: "5-10min", sessions: 3, installations: 3 },
 				{ metric: DURATION, bin: ">60min", sessions: 5, installations: 5 },
+				{ metric: EXCHANGES, bin: "1-5", sessions: 408, installations: 9 },
 			],
-			transports: [
-				{ transport: "livekit", sessions: 4, installations: 4 },
-				{ transport: "local", sessions: 5, installations: 5 },
-			],
+			transports: [{ transport: "local", sessions: 408, installations: 9 }],
 			facts: [
 				{ column: "os_type", value: null, installations: 5 },
-				{ column: "os_type", value: "linux", installations: 4 },
+				{ column: "os_type", value: "linux", installations: 2 },
+				{ column: "os_type", value: "darwin", installations: 2 },
 			],
 		};
 		const stats = computeStats(agg, 30, 5);
+		// Two bins withheld: the 408 sessions minus the 5 shown give only their sum.
 		expect(stats.metrics[DURATION]).toEqual({ bins: { ">60min": 5 } });
-		expect(stats.transport).toEqual({ local: 5 });
+		expect(stats.transport).toEqual({ local: 408 });
 		expect(stats.environment["os.type"]).toEqual({ unknown: 5 });
+	});
+
+	it("withholds the smallest shown part as well when a total minus the shown parts would give a withheld cell", () => {
+		const agg: Aggregates = {
+			...empty,
+			installations: 12,
+			reports: 12,
+			facts: [
+				{ column: "os_type", value: "linux", installations: 6 },
+				{ column: "os_type", value: "darwin", installations: 5 },
+				{ column: "os_type", value: "windows", installations: 1 },
+			],
+		};
+		// 12 - 6 - 5 would be the one Windows installation: darwin (the smaller) goes too.
+		expect(computeStats(agg, 30, 5).environment["os.type"]).toEqual({ linux: 6 });
+		// With a second small value, the remainder is the sum of two unknowns: nothing more goes.
+		const two = { ...agg, installations: 14, facts: [...agg.facts, { column: "os_type", value: "freebsd", installations: 2 }] };
+		expect(computeStats(two, 30, 5).environment["os.type"]).toEqual({ linux: 6, darwin: 5 });
 	});
 
 	it("keeps the full shape when everything is suppressed", () => {

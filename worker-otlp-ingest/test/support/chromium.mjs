@@ -49,8 +49,39 @@ function inspectPage() {
 			cells: rows.map((row) => [...row.querySelectorAll("td.num")].map((td) => td.textContent)),
 		};
 	});
+	// The trends (src/dashboard-trends.ts): each chart's accessible name and description,
+	// its points, its colours as rendered, and the numbers of its table.
+	const trends = [...document.querySelectorAll("svg.trend")].map((svg) => {
+		const [titleId, descId] = (svg.getAttribute("aria-labelledby") ?? "").split(" ");
+		const box = svg.getBoundingClientRect();
+		const texts = [...svg.querySelectorAll("text")].map((t) => t.getBoundingClientRect().height);
+		const line = svg.querySelector(".line");
+		return {
+			role: svg.getAttribute("role"),
+			title: (titleId && document.getElementById(titleId)?.textContent) || "",
+			desc: (descId && document.getElementById(descId)?.textContent) || "",
+			width: box.width,
+			right: box.right,
+			minTextHeight: texts.length ? Math.min(...texts) : null,
+			lineStroke: line ? getComputedStyle(line).stroke : null,
+			points: [...svg.querySelectorAll("circle.point")].map((c) => [c.getAttribute("data-start"), Number(c.getAttribute("data-value"))]),
+			bands: [...svg.querySelectorAll("polygon.band")].map((b) => [b.getAttribute("data-key"), getComputedStyle(b).fill]),
+		};
+	});
+	const trendTables = [...document.querySelectorAll("table[data-series]")].map((table) => ({
+		grain: table.getAttribute("data-series"),
+		rows: [...table.querySelectorAll("tbody tr[data-start]")].map((tr) => ({
+			start: tr.getAttribute("data-start"),
+			cells: [...tr.querySelectorAll("td[data-path]")].map((td) => ({
+				path: JSON.parse(td.getAttribute("data-path")),
+				value: td.getAttribute("data-value") === "" ? null : Number(td.getAttribute("data-value")),
+			})),
+		})),
+	}));
 	const root = document.documentElement;
 	return {
+		trends,
+		trendTables,
 		url: location.href,
 		title: document.title,
 		h1: document.querySelector("h1")?.textContent ?? "",

@@ -146,3 +146,97 @@ export async function sha256Source(text: string): Promise<string> {
 	const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 	return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
 }
+
+export interface TrendTable {
+	grain: string;
+	rows: { start: string; cells: { path: string[]; value: number | null; text: string }[]; median: number | null | undefined }[];
+}
+
+export interface ParsedTrends {
+	tables: TrendTable[];
+	/** Each svg.trend: its classes, role and the IDs it is labelled by. */
+	svgs: { className: string; role: string | null; labelledBy: string[] }[];
+	/** Text of every element with an id inside the trends (titles and descs). */
+	texts: Map<string, string>;
+	/** circle.point per chart (the svg's index), in order. */
+	points: { chart: number; start: string; value: number }[];
+	/** polygon.band data-key, in drawing order (bottom band first). */
+	bands: string[];
+	legend: string[];
+}
+
+/** Reads the trends section's hooks (see src/dashboard-trends.ts). */
+export async function parseTrends(html: string): Promise<ParsedTrends> {
+	const out: ParsedTrends = { tables: [], svgs: [], texts: new Map(), points: [], bands: [], legend: [] };
+	let table: TrendTable | null = null;
+	let row: TrendTable["rows"][number] | null = null;
+	let cell: { path: string[]; value: number | null; text: string } | null = null;
+	let textId: string | null = null;
+	let legend: string | null = null;
+	const rewriter = new HTMLRewriter()
+		.on("svg.trend", {
+			element(el) {
+				out.svgs.push({ className: attr(el, "class") ?? "", role: attr(el, "role"), labelledBy: (attr(el, "aria-labelledby") ?? "").split(" ") });
+			},
+		})
+		.on("svg.trend title[id], svg.trend desc[id]", {
+			element(el) {
+				textId = attr(el, "id");
+				if (textId) out.texts.set(textId, "");
+			},
+			text(t) {
+				if (textId) out.texts.set(textId, (out.texts.get(textId) ?? "") + unescapeHtml(t.text));
+			},
+		})
+		.on("svg.trend circle.point", {
+			element(el) {
+				out.points.push({ chart: out.svgs.length - 1, start: attr(el, "data-start") ?? "", value: Number(attr(el, "data-value")) });
+			},
+		})
+		.on("svg.trend polygon.band", {
+			element(el) {
+				out.bands.push(attr(el, "data-key") ?? "");
+			},
+		})
+		.on("ul.legend li", {
+			element() {
+				legend = "";
+				out.legend.push("");
+			},
+			text(t) {
+				if (legend === null) return;
+				legend += t.text;
+				out.legend[out.legend.length - 1] = unescapeHtml(legend);
+			},
+		})
+		.on("table[data-series]", {
+			element(el) {
+				table = { grain: attr(el, "data-series") ?? "", rows: [] };
+				out.tables.push(table);
+			},
+		})
+		.on("table[data-series] tbody tr[data-start]", {
+			element(el) {
+				row = { start: attr(el, "data-start") ?? "", cells: [], median: undefined };
+				table?.rows.push(row);
+			},
+		})
+		.on("table[data-series] td[data-path]", {
+			element(el) {
+				const raw = attr(el, "data-value") ?? "";
+				cell = { path: JSON.parse(attr(el, "data-path") ?? "[]") as string[], value: raw === "" ? null : Number(raw), text: "" };
+				row?.cells.push(cell);
+			},
+			text(t) {
+				if (cell) cell.text += unescapeHtml(t.text);
+			},
+		})
+		.on("table[data-series] td[data-median]", {
+			element(el) {
+				const raw = attr(el, "data-median") ?? "";
+				if (row) row.median = raw === "" ? null : Number(raw);
+			},
+		});
+	await rewriter.transform(new Response(html)).text();
+	return out;
+}
