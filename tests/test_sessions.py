@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from differential import checked_sessions as completed_sessions
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from voicemode_otel import log_records, normalize, testing
@@ -190,7 +190,7 @@ def test_msgspec_decode_reads_what_json_loads_reads(
         return
     record = log_records.decode(raw + b"\n")
     meta = record.metadata or log_records.Metadata()
-    fast = (log_records.seconds(record.timestamp), record.conversation_id, record.type)
+    fast = (record.timestamp.timestamp(), record.conversation_id, record.type)
     assert (*fast, meta.provider, meta.provider_url, meta.transport) == full
     assert record.version == version
 
@@ -224,6 +224,33 @@ def test_lines_are_counted_by_schema_version(tmp_path: Path, version_field: str,
     assert stats.corrupt == 1
 
 
+@settings(max_examples=60, deadline=None)
+@example(versions=[version for version in range(40) for _ in range(3)])  # past the bound, in runs
+@given(versions=st.lists(st.integers(min_value=0, max_value=45), min_size=1, max_size=120))
+def test_schema_versions_are_counted_exactly_and_bounded(versions: list[int]) -> None:
+    """Runs of one version, changes, and more distinct versions than are named: every line counted once.
+
+    The first 32 distinct versions seen are named; lines of any later one count as "other".
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = _logs(Path(tmp))
+        start = datetime(2026, 11, 10, 10, tzinfo=UTC)
+        for index, version in enumerate(versions):
+            at = start + timedelta(seconds=index)
+            writer.write(testing.voicemode_line("conv_n", "tts", at, version=version), at)
+        stats = ReadStats()
+        completed_sessions(writer.conversations_dir, WIDE, stats)
+    named = list(dict.fromkeys(versions))[:32]
+    expected: dict[str, int] = {}
+    for version in versions:
+        key = str(version) if version in named else "other"
+        expected[key] = expected.get(key, 0) + 1
+    assert stats.schema_versions == expected
+    assert stats.lines == len(versions)
+
+
 def test_voicemode_9_and_a_future_schema_keep_parsing(tmp_path: Path) -> None:
     """Version 4's new tts keys and a version 5 with unknown fields everywhere are read, and counted."""
     writer = _logs(tmp_path)
@@ -254,3 +281,35 @@ def test_session_longer_than_the_read_margin_is_read_back_to_its_start(tmp_path:
         expected
     ]
     assert stats.files == len(list(writer.conversations_dir.iterdir()))
+
+
+_STAMPS = st.one_of(
+    st.datetimes(
+        timezones=st.sampled_from(
+            [timezone.utc, timezone(timedelta(hours=-8)), timezone(timedelta(hours=10, minutes=30))]
+        )
+    ).map(lambda moment: moment.isoformat()),
+    st.datetimes().map(lambda moment: moment.isoformat()),  # no offset: local time
+    st.datetimes().map(lambda moment: moment.isoformat(sep=" ", timespec="milliseconds")),
+    st.datetimes(timezones=st.just(timezone.utc)).map(
+        lambda moment: moment.isoformat().replace("+00:00", "Z")
+    ),
+    st.text(alphabet="0123456789-:T.Z+ ", max_size=40),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(stamp=_STAMPS)
+def test_a_timestamp_means_the_same_on_the_fast_and_the_full_path(stamp: str) -> None:
+    """The fast path reads ``timestamp`` as msgspec does; the full decode must agree on every text."""
+    raw = json.dumps({"timestamp": stamp, "conversation_id": "c", "type": "tts"}).encode()
+    found = log_records.LineCounts()
+    full = log_records.full_decode(raw, found)
+    try:
+        record = log_records.decode(raw)
+        fast: float | None = record.timestamp.timestamp()
+    except log_records.REFUSED:
+        return  # the line takes the full decode on both paths
+    except (ValueError, OverflowError, OSError):
+        fast = None
+    assert (full[0] if full is not None else None) == fast

@@ -244,8 +244,8 @@ class SessionReader:
         stats.files += 1
         runs, closed, versions = self._runs, self._closed, self._versions
         decode_lines, refused, record_type = log_records.decode_lines, log_records.REFUSED, log_records.Record
-        seconds = log_records.seconds
         lines = unknown = missing = 0
+        same, same_version = 0, object()  # lines after the first of a run of one version (already counted)
         gap = _GAP
         provider: object
         url: object
@@ -267,15 +267,17 @@ class SessionReader:
                 for item in items:
                     if isinstance(item, record_type):
                         record = item
-                        version = record.version
-                        seen = versions.get(version)
-                        if seen is not None:
-                            versions[version] = seen + 1
+                        if record.version is same_version:  # as the line before: count it later
+                            same += 1
                         else:
-                            self._count_version(version)
+                            if same:
+                                key = same_version if same_version in versions else _OTHER  # kept bounded
+                                versions[key] += same
+                            same_version, same = record.version, 0
+                            self._count_version(same_version)
                         conversation_id, kind = record.conversation_id, record.type
                         try:
-                            at = seconds(record.timestamp)
+                            at = record.timestamp.timestamp()  # naive: local time, as VoiceMode meant
                         except (ValueError, OverflowError, OSError):
                             missing += 1
                             continue
@@ -310,6 +312,9 @@ class SessionReader:
                     if transport:
                         run.transport = transport
                     (run.tts if kind == "tts" else run.stt).add((provider, url))
+        if same:
+            key = same_version if same_version in versions else _OTHER  # kept bounded
+            versions[key] += same
         stats.lines += lines + log.overlong
         stats.unknown_type += unknown
         stats.missing_fields += missing
