@@ -80,8 +80,8 @@ class LogFile:
         size = min(_BLOCK_BYTES, self._max)  # so no line inside one block can exceed the limit
         pending, skipping = b"", False
         # Each read is copied once at most (the carried partial line joined to the
-        # whole lines after it, through a memoryview), not twice: at 100 MB the
-        # second copy was most of this function's time.
+        # whole lines after it through a memoryview), not twice: every byte of the
+        # logs passes through here.
         while chunk := os.read(self._descriptor, size):
             if skipping:  # inside an over-long line: drop everything up to its LF
                 end = chunk.find(b"\n")
