@@ -13,79 +13,32 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
-import { cellNames, encodeCells, type Cell } from "../src/cells";
 import { RETENTION_CRON, runScheduled } from "../src/cron";
 import { deleteInstallation, storeReport } from "../src/db";
 import { rowsToSeal } from "../src/history";
 import { type StoredRow } from "../src/history-db";
-import { utcDay } from "../src/period";
 import { idBucket } from "../src/ratelimit";
 import { retentionCutoff } from "../src/retention";
 import { runRollup } from "../src/rollup";
-import { INSTALLATION_COLUMNS, type InstallationColumn, type ReportRows } from "../src/rows";
+import { type ReportRows } from "../src/rows";
 import { factSumsMismatch, liveHistory, storedHistory, type HistoryRow } from "./support/live-history";
+import { DAY, HOUR, IDS, operations, reportRows, type Ingest, type Op } from "./support/model-ops";
 
-const HOUR = 3_600;
-const DAY = 86_400;
 const T0 = Date.UTC(2026, 5, 3, 12) / 1000; // a Wednesday
-const IDS = [
-	"0b0a3f4e-7c1d-4e2f-9a3b-1c2d3e4f5a60",
-	"3c1b2a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-	"5d2e3f4a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
-	"8e3f4a5b-7c8d-4e9f-a0b1-2c3d4e5f6a7b",
-	"f1a2b3c4-d5e6-4f70-8a9b-0c1d2e3f4a5b",
-];
-const NAMES = cellNames();
-const FACT_VALUES = [null, "x", "y"] as const;
-const COLUMNS = Object.values(INSTALLATION_COLUMNS);
 const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "series_buckets", "series_backfill", "all_reports"];
 const SEAL_THRESHOLD = 2;
 
-type Op =
-	| { kind: "ingest"; id: number; endAgo: number; hours: number; cells: [number, number][]; facts: number[] }
-	| { kind: "cron"; stepReports: number; maxSteps: number }
-	| { kind: "forget"; id: number }
-	| { kind: "retention" }
-	| { kind: "advance"; hours: number };
-
-const op: fc.Arbitrary<Op> = fc.oneof(
-	{
-		weight: 8,
-		arbitrary: fc.record({
-			kind: fc.constant("ingest" as const),
-			id: fc.nat(IDS.length - 1),
-			endAgo: fc.oneof(fc.nat(30), fc.nat(72), fc.nat(90 * 24)),
-			hours: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 8 * 24 })),
-			cells: fc.uniqueArray(fc.tuple(fc.nat(NAMES.length - 1), fc.integer({ min: 1, max: 5 })), { maxLength: 6, selector: (c) => c[0] }),
-			facts: fc.array(fc.nat(FACT_VALUES.length - 1), { minLength: COLUMNS.length, maxLength: COLUMNS.length }),
-		}),
-	},
-	{ weight: 3, arbitrary: fc.record({ kind: fc.constant("cron" as const), stepReports: fc.integer({ min: 1, max: 4 }), maxSteps: fc.integer({ min: 1, max: 3 }) }) },
-	{ weight: 1, arbitrary: fc.record({ kind: fc.constant("forget" as const), id: fc.nat(IDS.length - 1) }) },
-	{ weight: 1, arbitrary: fc.record({ kind: fc.constant("retention" as const) }) },
-	{ weight: 2, arbitrary: fc.record({ kind: fc.constant("advance" as const), hours: fc.integer({ min: 1, max: 30 * 24 }) }) },
-);
-
-function cellOf(index: number, sessions: number): Cell {
-	const n = NAMES[index];
-	if (!n) throw new Error("cell index");
-	const named = Object.fromEntries(Object.entries({ transport: n.transport, bin: n.bin, role: n.role, provider: n.provider }).filter(([, v]) => v !== null));
-	return { metric: n.metric, ...named, sessions };
-}
+const op = operations({
+	endAgo: fc.oneof(fc.nat(30), fc.nat(72), fc.nat(90 * 24)),
+	hours: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 8 * 24 })),
+	maxAdvanceHours: 30 * 24,
+});
 
 /** The ID of installation `i` now: a forget makes a new one, as a re-enrolled client would. */
 const generation = new Map<number, number>();
 const idOf = (i: number): string => `${IDS[i] ?? ""}.${generation.get(i) ?? 0}`;
 
-function rowsOf(o: Extract<Op, { kind: "ingest" }>, now: number): ReportRows {
-	const id = idOf(o.id);
-	const end = Math.floor(now / HOUR) * HOUR - o.endAgo * HOUR;
-	const facts = Object.fromEntries(COLUMNS.map((c, i) => [c, FACT_VALUES[o.facts[i] ?? 0] ?? null])) as Record<InstallationColumn, string | null>;
-	return {
-		installation: { telemetry_id: id, seen_day: utcDay(now * 1000), facts },
-		report: { telemetry_id: id, period_start: end - o.hours * HOUR, period_end: end, received_day: utcDay(now * 1000), cells: encodeCells(o.cells.map(([c, s]) => cellOf(c, s))) },
-	};
-}
+const rowsOf = (o: Ingest, now: number): ReportRows => reportRows(o, idOf(o.id), now);
 
 async function reset(): Promise<void> {
 	// all_reports keeps every report ever stored (forget and retention delete from `reports` only).
