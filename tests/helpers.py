@@ -79,3 +79,31 @@ def delivered_report(paths: Paths, endpoint: str, *, hours_ago: float = 30) -> s
     result = cli(paths.base, "send", VOICEMODE_TELEMETRY_ENDPOINT=endpoint)
     assert result.stdout.startswith("delivered:"), result.stdout + result.stderr
     return paths.telemetry_id.read_text().strip()
+
+
+def make_certificate(directory: Path, name: str = "server") -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA) and its key, made with openssl."""
+    cert, key = directory / f"{name}-cert.pem", directory / f"{name}-key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN=voicemode-test-{name}",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key

@@ -51,6 +51,8 @@ class Status:
     state_recovered: str | None = None
     erasures: tuple[erasure.Request, ...] = field(default_factory=tuple)
     local_since: datetime | None = None
+    settings: exporter_config.ExportSettings | None = None
+    """The resolved export settings, for the ``transport`` lines."""
 
     @property
     def label(self) -> str:
@@ -89,7 +91,23 @@ class Status:
             "state_recovered": self.state_recovered,
             "erasures": [r.to_dict() for r in self.erasures],
             "local_since": when(self.local_since),
+            "transport": transport(self.settings) if self.settings else None,
         }
+
+
+def transport(settings: exporter_config.ExportSettings) -> dict[str, Any]:
+    """How a report goes to the endpoint: header *names* (never values), TLS files, protocol, timeout."""
+    tls = ("certificate", "client_certificate", "client_key")
+    return {
+        "endpoint": settings.endpoint,
+        "protocol": settings.protocol,
+        "compression": settings.compression,
+        "headers": sorted(settings.headers),
+        "tls_files": sorted(settings.sources[name] for name in tls if name in settings.sources),
+        "timeout_seconds": settings.timeout_seconds,
+        "timeout_reading": settings.timeout_reading,
+        "ignored": list(settings.ignored),
+    }
 
 
 def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
@@ -130,7 +148,38 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
         state_recovered=delivery.recovered,
         erasures=tuple(erasure.load(paths)),
         local_since=local.opted_in_at if local else None,
+        settings=settings,
     )
+
+
+def _transport_lines(settings: exporter_config.ExportSettings) -> list[str]:
+    """Protocol, timeout, header names, TLS files; the user's settings VoiceMode's endpoint does not get."""
+    lines = []
+    if settings.endpoint:
+        lines.append(f"Transport: {settings.protocol}, {settings.compression}")
+        lines.append(f"Timeout:   {settings.timeout_reading}")
+    if settings.headers:
+        lines.append(
+            f"Headers:   {', '.join(sorted(settings.headers))} (from {settings.sources['headers']}; "
+            "sent to this endpoint only)"
+        )
+    names = {"certificate": "CA file", "client_certificate": "client certificate", "client_key": "client key"}
+    files = [
+        f"{label} from {settings.sources[key]}" for key, label in names.items() if key in settings.sources
+    ]
+    if files:
+        lines.append(f"TLS:       {', '.join(files)}")
+    if settings.ignored:
+        whose = (
+            f"VoiceMode's ({settings.endpoint_source})"
+            if settings.endpoint_source != "default"
+            else "VoiceMode's (the built-in endpoint)"
+        )
+        lines.append(
+            f"Not used:  {', '.join(settings.ignored)}: your OpenTelemetry transport settings go only to an "
+            f"endpoint from OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT, and this one is {whose}"
+        )
+    return lines
 
 
 def _plural(count: int, word: str) -> str:
@@ -160,6 +209,8 @@ def render(status: Status) -> str:
             + (f" — {status.endpoint_problem}" if status.endpoint_problem else "")
         )
         lines.extend(f"Warning:   {warning}" for warning in status.endpoint_warnings)
+        if status.settings is not None:
+            lines.extend(_transport_lines(status.settings))
     if status.id_problem:
         lines.append(f"ID:        (none) — {status.id_problem}")
     elif status.consent.local:
