@@ -10,7 +10,8 @@ in types; nothing else restates them.
 Precedence, first match wins (design §2):
 
 1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
-2. ``OTEL_SDK_DISABLED=true`` → paused.
+2. ``OTEL_SDK_DISABLED`` set to ``true``, ``1``, ``yes`` or ``on`` (any case) → paused. The
+   specification counts only ``true``; for a privacy switch the safe reading is "off".
 3. ``VOICEMODE_TELEMETRY`` from the environment.
 4. An opt-out that voicemode-otel had to record in its own folder
    (``telemetry/opted-out``) because ``voicemode.env`` could not be changed → off:
@@ -181,8 +182,11 @@ def decide(base: str, environ: Mapping[str, str]) -> Decision:
     dnt = environ.get(DO_NOT_TRACK)
     if dnt is not None and dnt.strip().lower() not in NO:
         return PAUSED, f"DO_NOT_TRACK={dnt} is set (universal opt-out)", None, DO_NOT_TRACK
-    if environ.get(SDK_DISABLED, "").strip().lower() == "true":
-        return PAUSED, "OTEL_SDK_DISABLED=true is set", None, SDK_DISABLED
+    disabled = environ.get(SDK_DISABLED, "").strip()
+    if disabled.lower() in YES:
+        # The spec counts only "true"; for a privacy switch the safe reading of 1/yes/on is "off" too.
+        reading = "" if disabled.lower() == "true" else " (read as true: 1, yes and on turn it off too)"
+        return PAUSED, f"{SDK_DISABLED}={disabled} is set{reading}", None, SDK_DISABLED
     if PREFERENCE_VARIABLE in environ:
         return _preference(environ[PREFERENCE_VARIABLE], "environment", "in the environment")
     marker = opt_out_marker(base)
