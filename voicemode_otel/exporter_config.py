@@ -111,6 +111,11 @@ class ExportSettings:
         return self.endpoint_source != "default"
 
     @property
+    def target(self) -> str:
+        """``"<protocol> <endpoint>"``: what a backoff or a server's ``Retry-After`` is bound to."""
+        return f"{self.protocol} {self.endpoint or ''}"
+
+    @property
     def users_own(self) -> bool:
         """The endpoint is the user's own backend (from an OTel variable): their settings apply."""
         return self.endpoint_source in USER_ENDPOINT_VARIABLES

@@ -111,6 +111,9 @@ class CaptureServer:
     connections: int = 0
     tls: ssl.SSLContext | None = None
     """Serve HTTPS with this server-side context (for certificate tests)."""
+    routes: tuple[str, ...] | None = None
+    """Like a real receiver, answer 404 to any other path (None: serve all). A route ending in
+    ``/`` is a prefix: ``("/v1/metrics", "/v1/installations/")`` is what the Worker serves."""
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -167,7 +170,12 @@ class CaptureServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                behaviour = capture._next()
+                path = self.path.split("?", 1)[0]
+                routed = capture.routes is None or any(
+                    path == route or (route.endswith("/") and path.startswith(route))
+                    for route in capture.routes
+                )
+                behaviour = capture._next() if routed else Behaviour(404, body=b"404 page not found\n")
                 try:
                     body = _decompress(raw, self.headers.get("Content-Encoding", ""))
                 except (OSError, zlib.error):

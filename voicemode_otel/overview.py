@@ -121,7 +121,7 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
     next_due = None
     if decision.enabled and delivery.opted_in_at is not None and not settings.problem:
         next_due = (
-            delivery.retry_not_before or datetime.now(timezone.utc)
+            delivery.backoff_until(settings.target) or datetime.now(timezone.utc)
             if pending
             else schedule.next_due(delivery, delivery.opted_in_at, settings.cadence)
         )

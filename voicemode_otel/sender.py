@@ -41,7 +41,11 @@ _log = logging.getLogger(__name__)
 
 __all__ = ["ConsentWithdrawn", "ReportSender", "SendResult", "abort_all", "retry_after_seconds"]
 
-Outcome = Literal["delivered", "retry", "dropped", "withdrawn"]
+Outcome = Literal["delivered", "retry", "misdirected", "dropped", "withdrawn"]
+"""``misdirected``: the endpoint said the URL or the credentials are wrong, not the data (kept)."""
+URL_REFUSALS = frozenset({404, 405, 410, 415})
+"""Not this URL (no route, not POST, gone, not OTLP's media type): the data was not judged."""
+CREDENTIAL_REFUSALS = frozenset({401, 403})
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression}
 _USER_AGENT = f"OTel-OTLP-Exporter-Python/{exporter_version}"
 MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600.0
@@ -162,8 +166,7 @@ class ReportSender:
         if attempt is not None:
             attempt.expire("interrupted: the process is exiting")
 
-    @staticmethod
-    def _classify(response: requests.Response) -> SendResult:
+    def _classify(self, response: requests.Response) -> SendResult:
         status = response.status_code
         reason = printable(response.reason or "", 80)
         if 200 <= status < 300:
@@ -175,6 +178,31 @@ class ReportSender:
         retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if status in (408, 429) or status >= 500:
             return SendResult("retry", status, f"{status} {reason}".strip(), retry_after)
-        # 3xx is not followed (an endpoint that redirects is misconfigured) and 4xx will
-        # fail the same way again: log it and move on rather than retry forever.
+        wrong = misdirection(status, self._settings.users_own)
+        if wrong is not None:
+            return SendResult("misdirected", status, wrong, retry_after)
+        # A refusal that judges the data (400, 413, ...) will fail the same way again:
+        # log it and move on rather than retry forever.
         return SendResult("dropped", status, f"{status} {reason}".strip())
+
+
+def misdirection(status: int, users_own: bool) -> str | None:
+    """What to check when ``status`` says the URL or the credentials are wrong, not the data; else None.
+
+    A redirect is not followed (an endpoint that redirects is misconfigured, and a
+    report must not follow it somewhere else), so it is a URL to fix too.
+    """
+    if 300 <= status < 400:
+        return f"the endpoint answered {status} (a redirect, not followed): is the URL right?"
+    if status in URL_REFUSALS:
+        return f"the endpoint answered {status}: is the URL right?"
+    if status == 407:
+        return "the proxy answered 407: are the proxy's credentials right?"
+    if status in CREDENTIAL_REFUSALS:
+        if users_own:
+            return f"the endpoint answered {status}: are the credentials (OTEL_EXPORTER_OTLP_HEADERS) right?"
+        return (
+            f"the endpoint answered {status}: it wants credentials, which go only to an endpoint "
+            "from OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT"
+        )
+    return None
