@@ -145,7 +145,7 @@ def run(config: RunConfig) -> RunResult:
         if not decision.collecting:
             return RunResult(Outcome.OFF, f"telemetry is off: {decision.reason}")
         if decision.local:
-            return _run_local(config, now)
+            return _run_local(config, now, console=decision.source == consent.METRICS_EXPORTER)
         enrolled = enrollment.enroll(paths, now)
     except OSError as error:
         return RunResult(Outcome.STORAGE, f"nothing sent: {error}")
@@ -374,7 +374,25 @@ def _note(paths: Paths, entry: transparency.Entry) -> None:
         _log.warning("voicemode-otel: could not write the transparency log: %s", error)
 
 
-def _run_local(config: RunConfig, now: datetime) -> RunResult:
+def _local_schedule(paths: Paths, now: datetime, console: bool) -> state.DeliveryState:
+    """Local mode's bookkeeping; under ``OTEL_METRICS_EXPORTER=console`` it follows the opt-in's.
+
+    Console mode holds an opt-in's sending, like a pause: its reports cover the
+    periods the opt-in has not reported yet, and ``state.json`` is left as it is,
+    so once the variable is unset those periods are sent as usual.
+    """
+    local = state.load_local(paths)
+    if not console:
+        return local if local.opted_in_at is not None else state.DeliveryState(opted_in_at=now)
+    delivery = state.load_state(paths)
+    if local.opted_in_at is None:
+        local = state.DeliveryState(opted_in_at=delivery.opted_in_at or now)
+    if delivery.acked_until and (local.acked_until is None or local.acked_until < delivery.acked_until):
+        local = replace(local, acked_until=delivery.acked_until)
+    return local
+
+
+def _run_local(config: RunConfig, now: datetime, *, console: bool = False) -> RunResult:
     """Local mode: build each due period's report and log it; nothing is ever sent."""
     from voicemode_otel import otlp_json, report
     from voicemode_otel.identity import PLACEHOLDER_ID
@@ -389,10 +407,8 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
         if not acquired:
             return RunResult(Outcome.BUSY, "another VoiceMode process is working; skipped")
         transparency.prune(paths, now)
-        local = state.load_local(paths)
-        if local.opted_in_at is None:
-            local = state.DeliveryState(opted_in_at=now)
-            state.save_local(paths, local)
+        local = _local_schedule(paths, now, console)
+        state.save_local(paths, local)
         for _ in range(MAX_PERIODS_PER_RUN):
             assert local.opted_in_at is not None
             period = next_period(local, local.opted_in_at, now, cadence, force=config.force)

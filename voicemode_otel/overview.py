@@ -213,6 +213,9 @@ def render(status: Status) -> str:
             lines.extend(_transport_lines(status.settings))
     if status.id_problem:
         lines.append(f"ID:        (none) — {status.id_problem}")
+    elif status.consent.local and status.consent.source == consent.METRICS_EXPORTER and status.telemetry_id:
+        held = f"kept: nothing is sent while {consent.METRICS_EXPORTER}=console"
+        lines.append(f"ID:        {status.telemetry_id} ({held})")
     elif status.consent.local:
         lines.append("ID:        (none: local mode never sends, so no ID exists)")
     else:
