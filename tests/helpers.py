@@ -8,6 +8,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
 from voicemode_otel import preference, testing
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period
@@ -107,3 +109,25 @@ def make_certificate(directory: Path, name: str = "server") -> tuple[Path, Path]
         capture_output=True,
     )
     return cert, key
+
+
+def send_over(
+    paths: Paths,
+    protocol: str,
+    endpoint: str,
+    *,
+    variable: str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    **extra: str,
+) -> subprocess.CompletedProcess[str]:
+    """The real ``voicemode-otel send`` to any OTLP endpoint (a capture server, a Collector, the Worker)."""
+    return cli(paths.base, "send", **{variable: endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol, **extra})
+
+
+def logged_report(paths: Paths) -> ExportMetricsServiceRequest:
+    """The one report the transparency log holds (what the user can read), as a decoded request."""
+    import json
+
+    from voicemode_otel import otlp_json, transparency
+
+    [body] = [e["body"] for e in transparency.read(paths) if e["event"] == "pending"]
+    return otlp_json.from_json(json.dumps(body))

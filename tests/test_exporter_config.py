@@ -171,12 +171,16 @@ def test_export_interval_only_shortens_for_a_users_own_endpoint(
     assert exporter_config.resolve(environ).cadence == cadence
 
 
-def test_unsupported_protocol_is_reported_not_attempted() -> None:
-    """OTEL_EXPORTER_OTLP_PROTOCOL=grpc: nothing is sent and status says why."""
+@pytest.mark.parametrize("value", ["thrift", "http", "grpc/json", "HTTP/PROTOBUF/2"])
+def test_unsupported_protocol_is_reported_not_attempted(value: str) -> None:
+    """An OTEL_EXPORTER_OTLP_PROTOCOL other than the spec's three: nothing is sent and status says why."""
     settings = exporter_config.resolve(
-        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": value}
     )
-    assert settings.problem is not None and "grpc" in settings.problem
+    assert settings.problem == (
+        f"OTEL_EXPORTER_OTLP_PROTOCOL={value!r} is not supported; voicemode-otel sends "
+        "http/protobuf, http/json, grpc"
+    )
 
 
 def _send(paths: Paths, environ: dict[str, str]) -> None:

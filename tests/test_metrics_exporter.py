@@ -1,4 +1,4 @@
-"""OTEL_METRICS_EXPORTER: ``none`` exports nothing, ``console`` means local mode, anything unknown sends nothing.
+"""OTEL_METRICS_EXPORTER: ``none`` exports nothing, ``console`` is local mode, an unknown value sends nothing.
 
 ``OTEL_METRICS_EXPORTER=none`` is OpenTelemetry's way of saying "export no
 metrics": with it set nothing leaves the machine (a pause: nothing is
@@ -85,7 +85,7 @@ def test_metrics_exporter_never_overrides_an_opt_out(
 def test_none_or_unsupported_sends_nothing_and_deletes_nothing(
     paths: Paths, capture: CaptureServer, value: str
 ) -> None:
-    """A pending report stays byte for byte, the ID stays, no connection is made; status names the variable."""
+    """A pending report stays byte for byte, the ID stays, nothing connects; status names the variable."""
     helpers.due_report(paths)
     capture.answer(Behaviour(503))
     assert helpers.cli(paths.base, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url).returncode == 1
@@ -132,7 +132,7 @@ def test_console_keeps_reports_in_the_local_log_and_the_id(paths: Paths, capture
 
 
 def test_console_in_a_running_host_never_writes_to_stdout(paths: Paths) -> None:
-    """VoiceMode's start() with OTEL_METRICS_EXPORTER=console: the reporter logs the report; stdout stays empty."""
+    """VoiceMode's start() with OTEL_METRICS_EXPORTER=console: the report is logged, stdout stays empty."""
     helpers.due_report(paths)
     code = """
         import sys, time, json
@@ -168,7 +168,7 @@ def test_console_in_a_running_host_never_writes_to_stdout(paths: Paths) -> None:
 
 
 def test_json_status_names_the_variable(paths: Paths) -> None:
-    """status --json gives the paused state, its source and the reason."""
+    """The JSON status gives the paused state, its source and the reason."""
     helpers.due_report(paths)
     document = json.loads(helpers.cli(paths.base, "status", "--json", OTEL_METRICS_EXPORTER="none").stdout)
     assert (document["state"], document["source"], document["reason"]) == (

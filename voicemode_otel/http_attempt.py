@@ -91,6 +91,8 @@ class Answer:
     cause: str
     """One line for a person when there is no response ("connection refused by ...")."""
     withdrawn: bool = False
+    result: object = None
+    """What a non-HTTP exchange came to (the gRPC sender's ``SendResult``)."""
 
 
 class Attempt:
@@ -131,6 +133,10 @@ class Attempt:
     def responded(self, response: requests.Response) -> None:
         """The whole response (status, headers, body) has arrived."""
         self._settle(Answer(response, f"{response.status_code}"))
+
+    def concluded(self, result: object) -> None:
+        """A non-HTTP exchange (gRPC) ended with ``result``."""
+        self._settle(Answer(None, "", result=result))
 
     def failed(self, error: BaseException) -> None:
         """The request failed before a whole response arrived."""

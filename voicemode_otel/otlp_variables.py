@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 _log = logging.getLogger(__name__)
 
-PROTOCOLS = ("http/protobuf",)  # http/json and grpc: see the sender
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 DEFAULT_PROTOCOL = "http/protobuf"
 DEFAULT_TIMEOUT_MS = 10_000
 MIN_TIMEOUT_MS = 1.0
