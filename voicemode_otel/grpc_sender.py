@@ -28,9 +28,10 @@ from opentelemetry.exporter.otlp.proto.grpc.version import __version__ as export
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import MetricsServiceStub
 
+from voicemode_otel import proxies
 from voicemode_otel.exporter_config import ExportSettings
 from voicemode_otel.http_attempt import Attempt
-from voicemode_otel.network_errors import duration, printable
+from voicemode_otel.network_errors import duration, printable, through
 from voicemode_otel.send_outcome import MAX_RETRY_AFTER_SECONDS, SendResult, credentials_hint, delivered
 
 USER_AGENT = f"OTel-OTLP-Exporter-Python/{exporter_version}"
@@ -84,8 +85,10 @@ def _retry_delay(error: grpc.Call) -> float | None:
     return None
 
 
-def classify(error: grpc.RpcError, settings: ExportSettings, timeout: float) -> SendResult:
-    """The outcome of a failed call, by its status code."""
+def classify(
+    error: grpc.RpcError, settings: ExportSettings, timeout: float, proxy: proxies.Proxy | None = None
+) -> SendResult:
+    """The outcome of a failed call, by its status code; a refused connection names who refused it."""
     call = error if isinstance(error, grpc.Call) else None
     code = call.code() if call is not None else _Code.UNKNOWN
     details = printable(call.details() or "", 160) if call is not None else ""
@@ -98,9 +101,18 @@ def classify(error: grpc.RpcError, settings: ExportSettings, timeout: float) -> 
         return SendResult("dropped", None, f"{name}: {details}".rstrip(": "))
     if code is _Code.DEADLINE_EXCEEDED:
         return SendResult("retry", None, f"timed out after {duration(timeout)}")
-    if code is _Code.UNAVAILABLE and "connection refused" in details.lower():
-        details = f"connection refused by {target(settings.endpoint or '')}"
     wait = _retry_delay(call) if call is not None else None
+    if code is _Code.UNAVAILABLE and "connection refused" in details.lower():
+        endpoint = target(settings.endpoint or "")
+        if proxy is None:
+            return SendResult("retry", None, f"connection refused by {endpoint}", wait)
+        # Through an HTTP CONNECT proxy, the only TCP connection is the one to the proxy.
+        refused = (
+            f"connection refused by {proxy.where} (the proxy from {proxy.variable}, on the way to {endpoint})"
+        )
+        return SendResult("retry", None, refused, wait)
+    if proxy is not None:
+        details = f"{details} {through(proxy)}".strip()
     return SendResult("retry", None, f"{name}: {details}".rstrip(": "), wait)
 
 
@@ -111,7 +123,11 @@ def exchange(
 
     def work() -> None:
         endpoint = settings.endpoint or ""
-        options = [("grpc.primary_user_agent", USER_AGENT)]
+        options: list[tuple[str, str | int]] = [("grpc.primary_user_agent", USER_AGENT)]
+        # The proxy requests would take, given explicitly: gRPC reads the variables its own
+        # way (it ignores HTTP_PROXY in upper case), and status shows requests' reading.
+        proxy = proxies.for_url(endpoint)
+        options.append(("grpc.http_proxy", proxy.url) if proxy else ("grpc.enable_http_proxy", 0))
         compression = (
             grpc.Compression.Gzip if settings.compression == "gzip" else grpc.Compression.NoCompression
         )
@@ -128,7 +144,7 @@ def exchange(
                 request, metadata=tuple(settings.headers.items()), timeout=remaining
             )
         except grpc.RpcError as error:
-            attempt.concluded(classify(error, settings, attempt.timeout))
+            attempt.concluded(classify(error, settings, attempt.timeout, proxy))
             return
         partial = response.partial_success
         attempt.concluded(delivered(None, partial.rejected_data_points, partial.error_message))

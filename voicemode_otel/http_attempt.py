@@ -139,8 +139,10 @@ class Attempt:
         self._settle(Answer(None, "", result=result))
 
     def failed(self, error: BaseException) -> None:
-        """The request failed before a whole response arrived."""
-        self._settle(Answer(None, describe(error, self.url, self.timeout)))
+        """The request failed before a whole response arrived (through a proxy? it is named)."""
+        from voicemode_otel import proxies
+
+        self._settle(Answer(None, describe(error, self.url, self.timeout, proxies.for_url(self.url))))
 
     def finished(self) -> None:
         """The work is done; if it never made its request, say so."""

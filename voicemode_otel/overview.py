@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from voicemode_otel import consent, erasure, exporter_config, identity, schedule, state
+from voicemode_otel import consent, erasure, exporter_config, identity, proxies, schedule, state
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, shown
 
@@ -53,6 +53,9 @@ class Status:
     local_since: datetime | None = None
     settings: exporter_config.ExportSettings | None = None
     """The resolved export settings, for the ``transport`` lines."""
+    proxy: proxies.Proxy | None = None
+    proxy_bypassed: str | None = None
+    """Why a proxy that is set is not used for the endpoint (``NO_PROXY``)."""
 
     @property
     def label(self) -> str:
@@ -91,12 +94,12 @@ class Status:
             "state_recovered": self.state_recovered,
             "erasures": [r.to_dict() for r in self.erasures],
             "local_since": when(self.local_since),
-            "transport": transport(self.settings) if self.settings else None,
+            "transport": transport(self.settings, self.proxy) if self.settings else None,
         }
 
 
-def transport(settings: exporter_config.ExportSettings) -> dict[str, Any]:
-    """How a report goes to the endpoint: header *names* (never values), TLS files, protocol, timeout."""
+def transport(settings: exporter_config.ExportSettings, proxy: proxies.Proxy | None = None) -> dict[str, Any]:
+    """How a report goes to the endpoint: header *names* (never values), TLS files, protocol, proxy."""
     tls = ("certificate", "client_certificate", "client_key")
     return {
         "endpoint": settings.endpoint,
@@ -106,6 +109,7 @@ def transport(settings: exporter_config.ExportSettings) -> dict[str, Any]:
         "tls_files": sorted(settings.sources[name] for name in tls if name in settings.sources),
         "timeout_seconds": settings.timeout_seconds,
         "timeout_reading": settings.timeout_reading,
+        "proxy": {"url": proxy.shown, "variable": proxy.variable} if proxy else None,
         "ignored": list(settings.ignored),
     }
 
@@ -149,6 +153,8 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
         erasures=tuple(erasure.load(paths)),
         local_since=local.opted_in_at if local else None,
         settings=settings,
+        proxy=proxies.for_url(settings.endpoint) if settings.endpoint else None,
+        proxy_bypassed=proxies.bypassed(settings.endpoint) if settings.endpoint else None,
     )
 
 
@@ -211,6 +217,10 @@ def render(status: Status) -> str:
         lines.extend(f"Warning:   {warning}" for warning in status.endpoint_warnings)
         if status.settings is not None:
             lines.extend(_transport_lines(status.settings))
+        if status.proxy is not None:
+            lines.append(f"Proxy:     {status.proxy.shown} (from {status.proxy.variable})")
+        elif status.proxy_bypassed:
+            lines.append(f"Proxy:     none ({status.proxy_bypassed})")
     if status.id_problem:
         lines.append(f"ID:        (none) — {status.id_problem}")
     elif status.consent.local and status.consent.source == consent.METRICS_EXPORTER and status.telemetry_id:

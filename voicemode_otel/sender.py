@@ -26,6 +26,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 
 import requests
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
@@ -35,10 +36,10 @@ from opentelemetry.exporter.otlp.proto.http.version import __version__ as export
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.sdk.metrics.export import MetricsData
 
-from voicemode_otel import http_attempt, otlp_json
+from voicemode_otel import http_attempt, otlp_json, proxies
 from voicemode_otel.exporter_config import ExportSettings
 from voicemode_otel.http_attempt import ConsentWithdrawn
-from voicemode_otel.network_errors import printable
+from voicemode_otel.network_errors import printable, through
 from voicemode_otel.send_outcome import SendResult, delivered, misdirection, retry_after_seconds
 
 _log = logging.getLogger(__name__)
@@ -167,6 +168,14 @@ class ReportSender:
             attempt.expire("interrupted: the process is exiting")
 
     def _classify(self, response: requests.Response) -> SendResult:
+        result = self._judge(response)
+        proxy = proxies.for_url(self._endpoint)
+        if proxy is None or result.outcome == "delivered":
+            return result
+        # A 502 or a 407 may be the proxy's own answer: say the request went through one.
+        return replace(result, detail=f"{result.detail} {through(proxy)}")
+
+    def _judge(self, response: requests.Response) -> SendResult:
         status = response.status_code
         reason = printable(response.reason or "", 80)
         if 200 <= status < 300:
