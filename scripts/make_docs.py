@@ -162,6 +162,12 @@ used two speech providers (a fallback) counts for both.
     POST /v1/metrics
 {header_lines}
 
+Besides HTTP's own (`host`, `content-length`, `accept`, `accept-encoding`, `connection`),
+those are all the headers. The headers, certificates, protocol and compression you may
+have set for your own OpenTelemetry backend (`OTEL_EXPORTER_OTLP_HEADERS`, …) go only to
+an endpoint you set with `OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT`, never to VoiceMode's
+([configuration.md](configuration.md)).
+
 Like any web server, the Worker sees the connection's IP address. It uses it only to rate
 limit (100 reports an hour per address), keyed by an HMAC of the address and the UTC day
 under a secret key; the address itself is never stored or logged. Stored reports are
