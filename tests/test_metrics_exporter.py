@@ -176,3 +176,11 @@ def test_json_status_names_the_variable(paths: Paths) -> None:
         "OTEL_METRICS_EXPORTER",
         NONE_REASON,
     )
+
+
+@pytest.mark.parametrize("value", ["none", "console", "prometheus"])
+def test_metrics_exporter_does_not_decide_the_hosts_traces(paths: Paths, value: str) -> None:
+    """The consent sampler and detector serve the host's own traces: OTEL_METRICS_EXPORTER leaves them be."""
+    environ = {"VOICEMODE_TELEMETRY": "true", "OTEL_METRICS_EXPORTER": value}
+    assert consent.decide(paths, environ, metrics=False).state is ON
+    assert consent.decide(paths, environ).state is not ON

@@ -84,9 +84,12 @@ class Consent:
         return self.state in (State.OFF, State.NOT_ASKED, State.LOCAL)
 
 
-def decide(paths: Paths, environ: Mapping[str, str] | None = None) -> Consent:
-    """The current consent, from scratch (never cached for the process)."""
+def decide(paths: Paths, environ: Mapping[str, str] | None = None, *, metrics: bool = True) -> Consent:
+    """The current consent, from scratch (never cached for the process).
+
+    ``metrics=False`` leaves ``OTEL_METRICS_EXPORTER`` out (for the host's traces and resource).
+    """
     state, reason, preference, source = consent_core.decide(
-        str(paths.base), os.environ if environ is None else environ
+        str(paths.base), os.environ if environ is None else environ, metrics
     )
     return Consent(State(state), reason, preference, source)

@@ -185,10 +185,18 @@ def forget_cached(path: str) -> None:
     _cache.pop(path, None)
 
 
-def decide(base: str, environ: Mapping[str, str]) -> Decision:
-    """The decision for ``base`` (VoiceMode's base directory) under ``environ``."""
+def decide(base: str, environ: Mapping[str, str], metrics: bool = True) -> Decision:
+    """The decision for ``base`` (VoiceMode's base directory) under ``environ``.
+
+    ``metrics``: the decision for voicemode-otel's metrics reports, which
+    ``OTEL_METRICS_EXPORTER`` narrows. The consent trace sampler and resource
+    detector, which serve the host's own OpenTelemetry setup, pass False: a
+    metrics exporter choice says nothing about the host's traces.
+    """
     decision = _decide(base, environ)
-    return _exporter(decision, environ.get(METRICS_EXPORTER, "")) if decision[0] == ON else decision
+    if metrics and decision[0] == ON:
+        return _exporter(decision, environ.get(METRICS_EXPORTER, ""))
+    return decision
 
 
 def _exporter(decision: Decision, raw: str) -> Decision:
