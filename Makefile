@@ -45,7 +45,7 @@ help:
 $(PY_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24,<27"
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,mcp]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,mcp,grpc]'
 	touch $@
 
 venv: $(PY_STAMP)

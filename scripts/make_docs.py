@@ -120,8 +120,8 @@ captured from the real sender. Do not edit by hand: run `make docs`. -->
 
 Nothing is sent unless you opt in (`voicemode-otel enable`, the
 `telemetry_set_preference` MCP tool, or `VOICEMODE_TELEMETRY=true`), and nothing at all
-while `DO_NOT_TRACK` or `OTEL_SDK_DISABLED=true` is set. To see what would be sent before
-deciding, `voicemode-otel local` (`VOICEMODE_TELEMETRY=local`) builds the daily reports
+while `DO_NOT_TRACK` or `OTEL_SDK_DISABLED=true` (or `1`, `yes`, `on`) is set. To see what
+would be sent before deciding, `voicemode-otel local` (`VOICEMODE_TELEMETRY=local`) builds the daily reports
 and keeps them in the local log, sending nothing. After opting in, at most one
 report a day leaves your machine: an OpenTelemetry OTLP/HTTP request (gzip'd protobuf)
 holding the fields below and nothing else. The same list is enforced twice — by the
@@ -161,6 +161,12 @@ used two speech providers (a fallback) counts for both.
 
     POST /v1/metrics
 {header_lines}
+
+Besides HTTP's own (`host`, `content-length`, `accept`, `accept-encoding`, `connection`),
+those are all the headers. The headers, certificates, protocol and compression you may
+have set for your own OpenTelemetry backend (`OTEL_EXPORTER_OTLP_HEADERS`, …) go only to
+an endpoint you set with `OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT`, never to VoiceMode's
+([configuration.md](configuration.md)).
 
 Like any web server, the Worker sees the connection's IP address. It uses it only to rate
 limit (100 reports an hour per address), keyed by an HMAC of the address and the UTC day

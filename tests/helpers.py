@@ -8,6 +8,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
 from voicemode_otel import preference, testing
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period
@@ -79,3 +81,53 @@ def delivered_report(paths: Paths, endpoint: str, *, hours_ago: float = 30) -> s
     result = cli(paths.base, "send", VOICEMODE_TELEMETRY_ENDPOINT=endpoint)
     assert result.stdout.startswith("delivered:"), result.stdout + result.stderr
     return paths.telemetry_id.read_text().strip()
+
+
+def make_certificate(directory: Path, name: str = "server") -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA) and its key, made with openssl."""
+    cert, key = directory / f"{name}-cert.pem", directory / f"{name}-key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN=voicemode-test-{name}",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def send_over(
+    paths: Paths,
+    protocol: str,
+    endpoint: str,
+    *,
+    variable: str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    **extra: str,
+) -> subprocess.CompletedProcess[str]:
+    """The real ``voicemode-otel send`` to any OTLP endpoint (a capture server, a Collector, the Worker)."""
+    return cli(paths.base, "send", **{variable: endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol, **extra})
+
+
+def logged_report(paths: Paths) -> ExportMetricsServiceRequest:
+    """The one report the transparency log holds (what the user can read), as a decoded request."""
+    import json
+
+    from voicemode_otel import otlp_json, transparency
+
+    [body] = [e["body"] for e in transparency.read(paths) if e["event"] == "pending"]
+    return otlp_json.from_json(json.dumps(body))

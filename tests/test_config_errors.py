@@ -91,10 +91,10 @@ def test_status_shows_settings_that_fell_back(paths: Paths) -> None:
     lines = cli(paths, "status", **environ).stdout.splitlines()
     endpoint = next(i for i, line in enumerate(lines) if line.startswith("Endpoint:"))
     assert lines[endpoint + 1 : endpoint + 3] == [
+        "Warning:   OTEL_EXPORTER_OTLP_TIMEOUT='nan' is not a usable timeout (under 100: seconds, "
+        "from 0.001; from 100: milliseconds, up to 300000); using 10 s",
         "Warning:   OTEL_EXPORTER_OTLP_HEADERS entry 1 (x): the value holds a line break, control or "
         "non-ASCII character that HTTP headers cannot carry; ignored",
-        "Warning:   OTEL_EXPORTER_OTLP_TIMEOUT='nan' is not a number of milliseconds between 1 and 300000; "
-        "using 10000",
     ]
     data = json.loads(cli(paths, "status", "--json", **environ).stdout)
     assert len(data["endpoint_warnings"]) == 2

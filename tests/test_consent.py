@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
+import helpers
 import pytest
 
 from voicemode_otel import consent
+from voicemode_otel.otlp_capture import CaptureServer
 from voicemode_otel.paths import Paths
 
 DNT_CASES = {  # value (None = unset) → does it opt out?
@@ -99,13 +101,47 @@ def test_decision_table(paths: Paths, dnt: str | None, env_pref: str | None, fil
         assert "cannot read" in decision.reason
 
 
-@pytest.mark.parametrize(
-    ("value", "paused"), [("true", True), ("TRUE", True), ("false", False), ("1", False)]
-)
+SDK_DISABLED_CASES = {  # value → paused? For a privacy switch the safe reading is "off".
+    "true": True,
+    "TRUE": True,
+    "1": True,
+    "yes": True,
+    "Yes": True,
+    "on": True,
+    " ON ": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+    "": False,
+    "disabled": False,  # not a yes-word: the spec's reading (unset) holds
+}
+
+
+@pytest.mark.parametrize(("value", "paused"), list(SDK_DISABLED_CASES.items()))
 def test_otel_sdk_disabled(paths: Paths, value: str, paused: bool) -> None:
-    """OTEL_SDK_DISABLED pauses only for "true" (the spec's rule), even over an opt-in."""
+    """OTEL_SDK_DISABLED pauses for true, 1, yes and on (any case), even over an opt-in; status says so."""
     decision = consent.decide(paths, {"OTEL_SDK_DISABLED": value, "VOICEMODE_TELEMETRY": "true"})
     assert decision.state is (consent.State.PAUSED if paused else consent.State.ON)
+    if paused:
+        assert decision.source == "OTEL_SDK_DISABLED"
+        reading = "" if value.strip().lower() == "true" else " (read as true: 1, yes and on turn it off too)"
+        assert decision.reason == f"OTEL_SDK_DISABLED={value.strip()} is set{reading}"
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "on"])
+def test_otel_sdk_disabled_1_sends_nothing(paths: Paths, capture: CaptureServer, value: str) -> None:
+    """A real send with OTEL_SDK_DISABLED=1, yes or on: nothing reaches the server; status says why."""
+    helpers.due_report(paths)
+    extra = {"VOICEMODE_TELEMETRY_ENDPOINT": capture.url, "OTEL_SDK_DISABLED": value}
+    sent = helpers.cli(paths.base, "send", **extra)
+    assert (sent.returncode, sent.stdout.split(":")[0]) == (0, "off"), sent.stdout
+    assert capture.captured == [] and capture.connections == 0
+    assert paths.telemetry_id.exists()  # a pause deletes nothing
+    status = helpers.cli(paths.base, "status", **extra).stdout
+    assert status.splitlines()[0] == (
+        f"Telemetry: PAUSED — OTEL_SDK_DISABLED={value} is set (read as true: 1, yes and on turn it off too)"
+    )
 
 
 def test_change_to_env_file_is_seen_by_the_next_call(paths: Paths) -> None:

@@ -131,3 +131,109 @@ def test_cli_doc_shows_the_real_json_keys(section: str, command: str, tmp_path: 
         ).stdout
     )
     assert set(_json_block(section)) == set(printed)
+
+
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+
+
+def _console_examples() -> list[tuple[str, list[str]]]:
+    """``(command line, the output lines shown after it)`` of every console block in configuration.md."""
+    import re
+
+    examples: list[tuple[str, list[str]]] = []
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    for block in re.findall(r"```console\n(.*?)```", text, re.DOTALL):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                examples.append((line[2:], []))
+            else:
+                examples[-1][1].append(line)
+    return examples
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"), _console_examples(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_configuration_examples_print_what_the_doc_shows(
+    command: str, shown: list[str], tmp_path: Path
+) -> None:
+    """Each example in docs/configuration.md runs as written, and prints the lines it shows, in that order."""
+    import os
+    import shlex
+
+    words = shlex.split(command)
+    assignments = [word for word in words if "=" in word.split(" ")[0] and word[0].isupper()]
+    arguments = words[len(assignments) :]
+    assert arguments[0] == "voicemode-otel"
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "VOICEMODE_BASE_DIR": str(tmp_path / "voicemode"),
+        **dict(word.split("=", 1) for word in assignments),
+    }
+    script = str(Path(sys.executable).parent / "voicemode-otel")
+    result = subprocess.run(
+        [script, *arguments[1:]], env=environ, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.splitlines()
+    positions = []
+    for line in shown:
+        assert line in printed, f"{line!r} not in:\n{result.stdout}"
+        positions.append(printed.index(line))
+    assert positions == sorted(positions)
+
+
+def _variables_read_by_the_package() -> set[str]:
+    """Every environment variable the package's source names, the OTLP setting families spelled out."""
+    import ast
+    import re
+
+    from voicemode_otel import exporter_config
+
+    prefixes = (
+        "VOICEMODE_",
+        "OTEL_",
+        "DO_NOT_TRACK",
+        "UV_",
+        "CLAUDE",
+        "CURSOR_",
+        "WINDSURF_",
+        "ZED_",
+        "TERM_",
+    )
+    names: set[str] = set()
+    for source in (ROOT / "voicemode_otel").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"[A-Z][A-Z0-9_]*", node.value)
+                and (node.value.startswith(prefixes) or node.value.endswith("_PROXY"))
+            ):
+                names.add(node.value)
+    for setting in (*exporter_config.USER_TRANSPORT_SETTINGS, "TIMEOUT", "ENDPOINT"):
+        names |= {f"OTEL_EXPORTER_OTLP_{setting}", f"OTEL_EXPORTER_OTLP_METRICS_{setting}"}
+    # Read for us by requests on every request it makes (proxies, CA bundles).
+    names |= {"HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+    return names
+
+
+def test_configuration_lists_every_variable_the_package_reads() -> None:
+    """docs/configuration.md names every environment variable voicemode-otel's code reads."""
+    import re
+
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]*)", text))
+    for family in re.findall(r"`OTEL_EXPORTER_OTLP_\[METRICS_\]([A-Z_]+)`", text):
+        documented |= {f"OTEL_EXPORTER_OTLP_{family}", f"OTEL_EXPORTER_OTLP_METRICS_{family}"}
+    for family in re.findall(r"`…_([A-Z_]+)`", text):  # `…_CLIENT_KEY` after a bracketed family
+        documented |= {f"OTEL_EXPORTER_OTLP_{family}", f"OTEL_EXPORTER_OTLP_METRICS_{family}"}
+    missing = _variables_read_by_the_package() - documented
+    assert not missing, f"read but not in docs/configuration.md: {sorted(missing)}"
+
+
+def test_readme_points_at_the_configuration_page() -> None:
+    """The README's short configuration section links the full page rather than repeating it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/configuration.md)" in readme

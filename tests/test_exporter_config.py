@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import DAY
 
-from voicemode_otel import delivery, exporter_config, preference, testing
-from voicemode_otel.otlp_capture import CaptureServer
+from voicemode_otel import delivery, exporter_config, otlp_json, preference, testing, transparency
+from voicemode_otel.otlp_capture import Behaviour, CaptureServer
 from voicemode_otel.paths import Paths
 
 
@@ -76,22 +76,74 @@ def test_production_endpoint_is_not_invented() -> None:
     ],
 )
 def test_headers_parsing(environ: dict[str, str], expected: dict[str, str]) -> None:
-    """Headers follow the spec's key=value list with percent-decoding."""
-    assert exporter_config.resolve(environ).headers == expected
+    """Headers follow the spec's key=value list with percent-decoding (for the user's own endpoint)."""
+    assert exporter_config.resolve({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", **environ}).headers == expected
 
 
 @pytest.mark.parametrize(
     ("environ", "seconds"),
     [
         ({}, 10.0),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "10"}, 10.0),  # opentelemetry-python's own default, in seconds
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "30"}, 30.0),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "0.5"}, 0.5),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "99.9"}, 99.9),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "100"}, 0.1),  # from 100 on: the specification's milliseconds
         ({"OTEL_EXPORTER_OTLP_TIMEOUT": "2500"}, 2.5),
         ({"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "100"}, 0.1),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "5", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "7"}, 7.0),
         ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, 10.0),
     ],
 )
-def test_timeout_is_milliseconds_as_the_spec_says(environ: dict[str, str], seconds: float) -> None:
-    """OTEL_EXPORTER_OTLP_TIMEOUT is read in milliseconds (the Python exporter alone reads seconds)."""
+def test_timeout_under_100_is_seconds_from_100_milliseconds(environ: dict[str, str], seconds: float) -> None:
+    """OTEL_EXPORTER_OTLP_TIMEOUT: under 100 read as seconds (as opentelemetry-python reads it), else ms."""
     assert exporter_config.resolve(environ).timeout_seconds == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "reading"),
+    [
+        (None, "10 s (the default)"),
+        ("10", "10 s (OTEL_EXPORTER_OTLP_TIMEOUT=10: under 100, read as seconds)"),
+        ("2500", "2.5 s (OTEL_EXPORTER_OTLP_TIMEOUT=2500: read as milliseconds)"),
+        ("nan", "10 s (the default: OTEL_EXPORTER_OTLP_TIMEOUT is not usable)"),
+    ],
+)
+def test_status_shows_the_effective_timeout_and_its_reading(
+    paths: Paths, value: str | None, reading: str
+) -> None:
+    """The status prints the timeout in effect and which reading gave it; --json has both."""
+    import json
+
+    from helpers import cli
+
+    extra = {"VOICEMODE_TELEMETRY_ENDPOINT": "http://127.0.0.1:9/v1/metrics"}
+    if value is not None:
+        extra["OTEL_EXPORTER_OTLP_TIMEOUT"] = value
+    text = cli(paths.base, "status", **extra).stdout
+    assert f"Timeout:   {reading}" in text.splitlines()
+    transport = json.loads(cli(paths.base, "status", "--json", **extra).stdout)["transport"]
+    assert (transport["timeout_seconds"], transport["timeout_reading"]) == (
+        float(reading.split(" s ")[0]),
+        reading,
+    )
+
+
+def test_a_timeout_of_10_reaches_a_server_answering_in_half_a_second(
+    paths: Paths, capture: CaptureServer
+) -> None:
+    """With OTEL_EXPORTER_OTLP_TIMEOUT=10 a real send waits 10 s, so a 0.5 s answer is a delivery."""
+    from helpers import cli, due_report
+
+    due_report(paths)
+    capture.answer(Behaviour(delay=0.5))
+    result = cli(
+        paths.base, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url, OTEL_EXPORTER_OTLP_TIMEOUT="10"
+    )
+    assert result.returncode == 0 and result.stdout.startswith("delivered:"), result.stdout + result.stderr
+    [request] = capture.captured
+    [logged] = [e["body"] for e in transparency.read(paths) if e["event"] == "pending"]
+    assert otlp_json.to_dict(request.request()) == logged
 
 
 @pytest.mark.parametrize(
@@ -119,12 +171,16 @@ def test_export_interval_only_shortens_for_a_users_own_endpoint(
     assert exporter_config.resolve(environ).cadence == cadence
 
 
-def test_unsupported_protocol_is_reported_not_attempted() -> None:
-    """OTEL_EXPORTER_OTLP_PROTOCOL=grpc: nothing is sent and status says why."""
+@pytest.mark.parametrize("value", ["thrift", "http", "grpc/json", "HTTP/PROTOBUF/2"])
+def test_unsupported_protocol_is_reported_not_attempted(value: str) -> None:
+    """An OTEL_EXPORTER_OTLP_PROTOCOL other than the spec's three: nothing is sent and status says why."""
     settings = exporter_config.resolve(
-        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": value}
     )
-    assert settings.problem is not None and "grpc" in settings.problem
+    assert settings.problem == (
+        f"OTEL_EXPORTER_OTLP_PROTOCOL={value!r} is not supported; voicemode-otel sends "
+        "http/protobuf, http/json, grpc"
+    )
 
 
 def _send(paths: Paths, environ: dict[str, str]) -> None:
@@ -147,11 +203,11 @@ def test_endpoint_variables_reach_the_server(paths: Paths, capture: CaptureServe
 
 
 def test_headers_reach_the_server(paths: Paths, capture: CaptureServer) -> None:
-    """OTEL_EXPORTER_OTLP_METRICS_HEADERS adds headers to the request."""
+    """OTEL_EXPORTER_OTLP_METRICS_HEADERS adds headers to the request to the user's own endpoint."""
     _send(
         paths,
         {
-            "VOICEMODE_TELEMETRY_ENDPOINT": capture.url,
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": capture.url,
             "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "authorization=Bearer%20t0k",
         },
     )
@@ -162,8 +218,8 @@ def test_headers_reach_the_server(paths: Paths, capture: CaptureServer) -> None:
 def test_compression_reaches_the_server(
     paths: Paths, capture: CaptureServer, value: str | None, gzipped: bool
 ) -> None:
-    """Gzip by default; OTEL_EXPORTER_OTLP_COMPRESSION=none sends the plain protobuf."""
-    environ = {"VOICEMODE_TELEMETRY_ENDPOINT": capture.url}
+    """Gzip by default; OTEL_EXPORTER_OTLP_COMPRESSION=none sends plain protobuf to the user's endpoint."""
+    environ = {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": capture.url}
     if value:
         environ["OTEL_EXPORTER_OTLP_COMPRESSION"] = value
     _send(paths, environ)
@@ -209,7 +265,7 @@ def test_certificate_variable_is_used_for_tls(paths: Paths, tmp_path: Path) -> N
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with CaptureServer(tls=context) as server:
-        environ = {"VOICEMODE_TELEMETRY_ENDPOINT": server.url, "OTEL_EXPORTER_OTLP_TIMEOUT": "1000"}
+        environ = {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": server.url, "OTEL_EXPORTER_OTLP_TIMEOUT": "1000"}
         preference.set_preference(
             paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)}, now=DAY.start - timedelta(minutes=5)
         )
@@ -318,12 +374,15 @@ def test_unusable_timeouts_fall_back_to_the_default_with_a_warning(variable: str
     assert settings.timeout_seconds == 10.0
     assert settings.problem is None
     [warning] = settings.warnings
-    assert warning.startswith(f"{variable}={value!r} is not a number of milliseconds") and "10000" in warning
+    assert warning.startswith(f"{variable}={value!r} is not a usable timeout") and "using 10 s" in warning
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("1", 0.001), ("300000", 300.0), (" 2500 ", 2.5)])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("0.001", 0.001), ("99.99", 99.99), ("100", 0.1), ("300000", 300.0), (" 2500 ", 2.5)],
+)
 def test_timeout_bounds_are_inclusive(value: str, seconds: float) -> None:
-    """1 ms and 5 minutes are the extremes still taken as given."""
+    """1 ms and 5 minutes are the extremes still taken as given; 100 is the first millisecond reading."""
     settings = exporter_config.resolve({"OTEL_EXPORTER_OTLP_TIMEOUT": value})
     assert (settings.timeout_seconds, settings.warnings) == (seconds, ())
 
@@ -363,7 +422,10 @@ def test_header_entries_http_cannot_carry_are_dropped_with_a_warning(
 def test_header_warnings_never_echo_a_value() -> None:
     """A dropped header's value may be a secret: the warning names the entry, never the value."""
     settings = exporter_config.resolve(
-        {"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20s3cr3t%0d%0a,Bearer s3cr3t"}
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c",
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20s3cr3t%0d%0a,Bearer s3cr3t",
+        }
     )
     assert len(settings.warnings) == 2
     assert not any("s3cr3t" in warning for warning in settings.warnings)
@@ -372,7 +434,7 @@ def test_header_warnings_never_echo_a_value() -> None:
 def test_warnings_are_logged_once_per_process(caplog: pytest.LogCaptureFixture) -> None:
     """resolve() runs on every status and every reporter wake-up: the same warning is logged once."""
     environ = {"OTEL_EXPORTER_OTLP_TIMEOUT": "1e400-once"}
-    with caplog.at_level("WARNING", logger="voicemode_otel.exporter_config"):
+    with caplog.at_level("WARNING", logger="voicemode_otel.otlp_variables"):
         for _ in range(3):
             assert len(exporter_config.resolve(environ).warnings) == 1
     assert [r.getMessage() for r in caplog.records].count(
@@ -423,7 +485,7 @@ def test_a_header_http_cannot_carry_is_dropped_and_the_rest_are_sent(
         "PATH": os.environ["PATH"],
         "HOME": os.environ["HOME"],
         "VOICEMODE_BASE_DIR": str(paths.base),
-        "VOICEMODE_TELEMETRY_ENDPOINT": capture.url,
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": capture.url,
         "OTEL_EXPORTER_OTLP_HEADERS": (
             "x=a%0d%0aInjected:%201,authorization=Bearer%20t0k,content-encoding=identity,X-Team=voice"
         ),
@@ -474,7 +536,8 @@ def test_configured_ca_file_wins_over_requests_ca_bundle(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing-bundle.pem"))
     with CaptureServer(tls=context) as server:
         _send(
-            paths, {"VOICEMODE_TELEMETRY_ENDPOINT": server.url, "OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert)}
+            paths,
+            {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": server.url, "OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert)},
         )
         assert len(server.captured) == 1
 

@@ -29,6 +29,7 @@ SETTINGS = (
     "CERTIFICATE",
     "CLIENT_KEY",
     "CLIENT_CERTIFICATE",
+    "INSECURE",
 )
 VARIABLES = (
     *(f"OTEL_EXPORTER_OTLP_{name}" for name in (*SETTINGS, "PROTOCOL")),
@@ -81,7 +82,11 @@ header_lists = st.lists(
     st.tuples(header_names, st.sampled_from(["=", "", "=="]), header_values), max_size=4
 ).map(lambda entries: ",".join(f"{name}{sep}{value}" for name, sep, value in entries))
 values = st.one_of(
-    urls, numbers, header_lists, any_text, st.sampled_from(["gzip", "none", "grpc", "http/protobuf"])
+    urls,
+    numbers,
+    header_lists,
+    any_text,
+    st.sampled_from(["gzip", "none", "grpc", "http/protobuf", "http/json", "true", "false"]),
 )
 plausible_urls = st.builds(
     lambda *parts: "".join(parts),
@@ -124,6 +129,12 @@ def assert_sendable_or_not_configured(resolved: exporter_config.ExportSettings) 
         <= exporter_config.MAX_TIMEOUT_MS / 1000
     )
     assert resolved.compression in ("gzip", "none")
+    assert resolved.protocol in ("http/protobuf", "http/json", "grpc")
+    if not resolved.users_own:  # VoiceMode's endpoint: none of the user's transport settings
+        assert (resolved.protocol, resolved.headers, resolved.compression) == ("http/protobuf", {}, "gzip")
+        assert (
+            resolved.certificate_file is resolved.client_certificate_file is resolved.client_key_file is None
+        )
     assert exporter_config.MIN_CADENCE <= resolved.cadence <= exporter_config.DEFAULT_CADENCE
     assert isinstance(resolved.warnings, tuple)
     for sentence in (*resolved.warnings, resolved.problem or ""):

@@ -20,7 +20,7 @@ from voicemode_otel.otlp_capture import Behaviour, CaptureServer
 from voicemode_otel.paths import Paths
 from voicemode_otel.runner import REPORTER
 
-HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf", "fastmcp", "mcp")
+HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf", "fastmcp", "mcp", "grpc")
 
 
 def run_python(code: str, environ: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -28,11 +28,13 @@ _ASKS = frozenset({None, "status"})
 which the prompt itself recommends for looking before deciding)."""
 
 _ENV_CONSENT = (
-    "VOICEMODE_TELEMETRY (true/false/local/ask), DO_NOT_TRACK, OTEL_SDK_DISABLED, VOICEMODE_BASE_DIR"
+    "VOICEMODE_TELEMETRY (true/false/local/ask), DO_NOT_TRACK, OTEL_SDK_DISABLED, OTEL_METRICS_EXPORTER, "
+    "VOICEMODE_BASE_DIR"
 )
 _ENV_EXPORT = (
     "VOICEMODE_TELEMETRY_ENDPOINT, OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT/HEADERS/TIMEOUT/"
-    "COMPRESSION/CERTIFICATE/CLIENT_KEY/CLIENT_CERTIFICATE/PROTOCOL, OTEL_METRIC_EXPORT_INTERVAL"
+    "COMPRESSION/CERTIFICATE/CLIENT_KEY/CLIENT_CERTIFICATE/PROTOCOL/INSECURE, OTEL_METRIC_EXPORT_INTERVAL, "
+    "HTTPS_PROXY/HTTP_PROXY/NO_PROXY (all of them: docs/configuration.md)"
 )
 
 
@@ -170,6 +172,23 @@ def _preview(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def send_exit_codes() -> dict[Any, int]:
+    """``send``'s exit code for each outcome (docs/cli.md has the same table; a test compares them).
+
+    0: done, or nothing to do. 1: the report is kept and sent again later (an outage, a
+    server's Retry-After, a URL or credentials to fix, the disk, another process).
+    2: nothing could be done as asked: no usable endpoint, or the endpoint refused the
+    report itself (dropped: resending the same bytes would be refused again).
+    """
+    from voicemode_otel.delivery import Outcome
+
+    codes = dict.fromkeys(Outcome, 1)
+    codes.update(dict.fromkeys((Outcome.DELIVERED, Outcome.NOTHING_TO_SEND, Outcome.NOT_DUE), 0))
+    codes.update(dict.fromkeys((Outcome.OFF, Outcome.LOCAL), 0))
+    codes.update(dict.fromkeys((Outcome.NO_ENDPOINT, Outcome.DROPPED), 2))
+    return codes
+
+
 def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     from voicemode_otel import delivery
     from voicemode_otel.overview import when
@@ -179,14 +198,7 @@ def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
             paths, exec_source="cli", force=True, ignore_backoff=True, ignore_retry_after=args.force
         )
     )
-    ok = (
-        delivery.Outcome.DELIVERED,
-        delivery.Outcome.NOTHING_TO_SEND,
-        delivery.Outcome.NOT_DUE,
-        delivery.Outcome.OFF,
-        delivery.Outcome.LOCAL,
-    )
-    code = 0 if result.outcome in ok else 2 if result.outcome is delivery.Outcome.NO_ENDPOINT else 1
+    code = send_exit_codes()[result.outcome]
     if result.periods:
         lines = [f"{result.outcome.value}:", *(f"  report {line}" for line in result.periods)]
         if result.outcome is not delivery.Outcome.RETRY:
@@ -315,8 +327,9 @@ _HELP: dict[str, tuple[str, str, str, str]] = {
         "send the due report now (ignores the 24 h wait and the client's backoff)",
         "Send every due report now: ignores the 24-hour cadence and the client's own retry backoff. A "
         "server's Retry-After still in the future is respected unless --force.",
-        "0 delivered, nothing to send, off or local; 1 failed or waiting for the server (the report is kept "
-        "and retried); 2 no endpoint or an invalid one",
+        "0 delivered, nothing to send, off or local; 1 the report is kept and sent again later (an outage, "
+        "a server's Retry-After, a URL or credentials to check, another process sending, the disk); 2 no "
+        "usable endpoint, or the endpoint refused the report itself (dropped)",
         f"{_ENV_CONSENT}; {_ENV_EXPORT}",
     ),
     "forget": (

@@ -15,10 +15,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from voicemode_otel import consent_core
-from voicemode_otel.consent_core import DO_NOT_TRACK, PREFERENCE_VARIABLE, SDK_DISABLED
+from voicemode_otel.consent_core import DO_NOT_TRACK, METRICS_EXPORTER, PREFERENCE_VARIABLE, SDK_DISABLED
 from voicemode_otel.paths import Paths
 
-__all__ = ["DO_NOT_TRACK", "PREFERENCE_VARIABLE", "SDK_DISABLED", "Consent", "State", "decide"]
+__all__ = [
+    "DO_NOT_TRACK",
+    "METRICS_EXPORTER",
+    "PREFERENCE_VARIABLE",
+    "SDK_DISABLED",
+    "Consent",
+    "State",
+    "decide",
+]
 
 
 class State(enum.Enum):
@@ -44,8 +52,8 @@ class Consent:
     preference: str | None
     """The raw ``VOICEMODE_TELEMETRY`` value that applied, if any."""
     source: str
-    """Where it came from: ``DO_NOT_TRACK``, ``OTEL_SDK_DISABLED``, ``environment``,
-    ``opted-out`` (our own record), ``voicemode.env`` or ``default``."""
+    """Where it came from: ``DO_NOT_TRACK``, ``OTEL_SDK_DISABLED``, ``OTEL_METRICS_EXPORTER``,
+    ``environment``, ``opted-out`` (our own record), ``voicemode.env`` or ``default``."""
 
     @property
     def enabled(self) -> bool:
@@ -67,14 +75,21 @@ class Consent:
         """True when there is no consent to upload: the ID and unsent report must go, server rows too.
 
         Local mode counts: it means "build, but never send", so nothing that
-        names this installation to a server is kept.
+        names this installation to a server is kept. Not so when the local mode
+        comes from ``OTEL_METRICS_EXPORTER=console`` over an opt-in: that holds
+        sending, like a pause, and gives nothing up.
         """
+        if self.source == METRICS_EXPORTER:
+            return False
         return self.state in (State.OFF, State.NOT_ASKED, State.LOCAL)
 
 
-def decide(paths: Paths, environ: Mapping[str, str] | None = None) -> Consent:
-    """The current consent, from scratch (never cached for the process)."""
+def decide(paths: Paths, environ: Mapping[str, str] | None = None, *, metrics: bool = True) -> Consent:
+    """The current consent, from scratch (never cached for the process).
+
+    ``metrics=False`` leaves ``OTEL_METRICS_EXPORTER`` out (for the host's traces and resource).
+    """
     state, reason, preference, source = consent_core.decide(
-        str(paths.base), os.environ if environ is None else environ
+        str(paths.base), os.environ if environ is None else environ, metrics
     )
     return Consent(State(state), reason, preference, source)

@@ -10,7 +10,8 @@ in types; nothing else restates them.
 Precedence, first match wins (design §2):
 
 1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
-2. ``OTEL_SDK_DISABLED=true`` → paused.
+2. ``OTEL_SDK_DISABLED`` set to ``true``, ``1``, ``yes`` or ``on`` (any case) → paused. The
+   specification counts only ``true``; for a privacy switch the safe reading is "off".
 3. ``VOICEMODE_TELEMETRY`` from the environment.
 4. An opt-out that voicemode-otel had to record in its own folder
    (``telemetry/opted-out``) because ``voicemode.env`` could not be changed → off:
@@ -20,6 +21,13 @@ Precedence, first match wins (design §2):
    local (reports built and logged here, never sent); ``ask``, empty or
    anything else → not asked (an unrecognised value is named in the reason).
 6. Otherwise: not asked.
+
+An opt-in (3 or 5 giving "on") is then narrowed by ``OTEL_METRICS_EXPORTER``, the
+OpenTelemetry way of choosing where metrics go: ``otlp`` or unset → on; ``none``
+(anywhere in the list) → paused, nothing deleted; ``console`` → local (reports kept
+in the local log, never printed: stdout is VoiceMode's MCP channel) without giving
+the ID up; anything else → paused, named as not supported. It never turns telemetry
+on and never overrides an opt-out.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ if TYPE_CHECKING:
 PREFERENCE_VARIABLE = "VOICEMODE_TELEMETRY"
 DO_NOT_TRACK = "DO_NOT_TRACK"
 SDK_DISABLED = "OTEL_SDK_DISABLED"
+METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
 BASE_DIR_VARIABLE = "VOICEMODE_BASE_DIR"
 ENV_FILE_NAME = "voicemode.env"
 STATE_DIR_NAME = "telemetry"
@@ -176,13 +185,56 @@ def forget_cached(path: str) -> None:
     _cache.pop(path, None)
 
 
-def decide(base: str, environ: Mapping[str, str]) -> Decision:
-    """The decision for ``base`` (VoiceMode's base directory) under ``environ``."""
+def decide(base: str, environ: Mapping[str, str], metrics: bool = True) -> Decision:
+    """The decision for ``base`` (VoiceMode's base directory) under ``environ``.
+
+    ``metrics``: the decision for voicemode-otel's metrics reports, which
+    ``OTEL_METRICS_EXPORTER`` narrows. The consent trace sampler and resource
+    detector, which serve the host's own OpenTelemetry setup, pass False: a
+    metrics exporter choice says nothing about the host's traces.
+    """
+    decision = _decide(base, environ)
+    if metrics and decision[0] == ON:
+        return _exporter(decision, environ.get(METRICS_EXPORTER, ""))
+    return decision
+
+
+def _exporter(decision: Decision, raw: str) -> Decision:
+    """An opt-in as ``OTEL_METRICS_EXPORTER`` narrows it (a comma-separated list, as the spec allows)."""
+    names = {name.strip().lower() for name in raw.split(",")} - {""}
+    shown = raw.strip()
+    if "none" in names:  # whatever else is listed: "none" means nothing leaves
+        reason = f"{METRICS_EXPORTER}={shown} is set: no metrics are exported (paused; nothing is deleted)"
+        return PAUSED, reason, decision[2], METRICS_EXPORTER
+    if not names or "otlp" in names:
+        return decision
+    if "console" in names:
+        return (
+            LOCAL,
+            f"{METRICS_EXPORTER}={shown} is set: reports are built and kept in the local log, never sent "
+            "(`voicemode-otel log --body`; nothing is deleted)",
+            decision[2],
+            METRICS_EXPORTER,
+        )
+    return (
+        PAUSED,
+        f"{METRICS_EXPORTER}={shown!r} is not supported (voicemode-otel exports otlp, and understands "
+        "none and console): nothing is sent",
+        decision[2],
+        METRICS_EXPORTER,
+    )
+
+
+def _decide(base: str, environ: Mapping[str, str]) -> Decision:
+    """The decision before ``OTEL_METRICS_EXPORTER`` (rules 1 to 6)."""
     dnt = environ.get(DO_NOT_TRACK)
     if dnt is not None and dnt.strip().lower() not in NO:
         return PAUSED, f"DO_NOT_TRACK={dnt} is set (universal opt-out)", None, DO_NOT_TRACK
-    if environ.get(SDK_DISABLED, "").strip().lower() == "true":
-        return PAUSED, "OTEL_SDK_DISABLED=true is set", None, SDK_DISABLED
+    disabled = environ.get(SDK_DISABLED, "").strip()
+    if disabled.lower() in YES:
+        # The spec counts only "true"; for a privacy switch the safe reading of 1/yes/on is "off" too.
+        reading = "" if disabled.lower() == "true" else " (read as true: 1, yes and on turn it off too)"
+        return PAUSED, f"{SDK_DISABLED}={disabled} is set{reading}", None, SDK_DISABLED
     if PREFERENCE_VARIABLE in environ:
         return _preference(environ[PREFERENCE_VARIABLE], "environment", "in the environment")
     marker = opt_out_marker(base)

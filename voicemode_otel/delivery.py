@@ -7,9 +7,14 @@ returns what happened. The rules (design §6, docs/design.md):
   starts at the first whole hour after the opt-in; at most 7 days each, oldest
   first; periods that ended over 90 days ago are skipped.
 * A report is persisted (pending file + transparency log) before it is sent.
-* 2xx → acknowledged; other 4xx/3xx → dropped and logged; network error,
-  408, 429, 5xx → kept and resent unchanged later, not before ``Retry-After``.
-  The next period starts only once the pending one is settled.
+* 2xx → acknowledged; a refusal that judges the data (400, 413, other 4xx)
+  → dropped and logged; network error, 408, 429, 5xx → kept and resent
+  unchanged later, not before ``Retry-After``; a refusal of the URL or the
+  credentials (404, 405, 410, 415, 401, 403, 407, 3xx) → kept too, and the user
+  is told what to check ("the endpoint answered 404: is the URL right?"). The
+  next period starts only once the pending one is settled.
+* A backoff (and a server's ``Retry-After``) holds the endpoint that earned
+  it: once the report is pointed elsewhere, it is tried at once.
 * Consent is checked at the start, again right before every request (in the
   HTTP adapter); a revoked consent gives the ID up (deleting the pending
   report and asking the server to erase what it holds, :mod:`erasure`).
@@ -62,6 +67,8 @@ class Outcome(enum.Enum):
     NOTHING_TO_SEND = "nothing-to-send"
     DROPPED = "dropped"
     RETRY = "retry"
+    CHECK_ENDPOINT = "check-endpoint"
+    """Kept: the endpoint refused the URL or the credentials, not the data."""
     WITHDRAWN = "withdrawn"
     LOCAL = "kept-locally"
     STORAGE = "cannot-write"
@@ -138,7 +145,7 @@ def run(config: RunConfig) -> RunResult:
         if not decision.collecting:
             return RunResult(Outcome.OFF, f"telemetry is off: {decision.reason}")
         if decision.local:
-            return _run_local(config, now)
+            return _run_local(config, now, console=decision.source == consent.METRICS_EXPORTER)
         enrolled = enrollment.enroll(paths, now)
     except OSError as error:
         return RunResult(Outcome.STORAGE, f"nothing sent: {error}")
@@ -192,21 +199,27 @@ def _work(
                 last = RunResult(Outcome.NOTHING_TO_SEND, "no session completed in the period")
                 continue
         else:
-            waiting = _waiting(config, current, pending, now)
+            waiting = _waiting(config, current, pending, now, settings.target)
             if waiting is not None:
                 return replace(waiting, periods=tuple(done))
         last = _send(config, pending, settings, now)
         done.append(f"{pending.period.label()}: {last.message}")
         outcomes.append(last.outcome)
-        if last.outcome in (Outcome.RETRY, Outcome.WITHDRAWN):
+        if last.outcome in (Outcome.RETRY, Outcome.CHECK_ENDPOINT, Outcome.WITHDRAWN):
             return replace(last, periods=tuple(done))
     return replace(last, periods=tuple(done))
 
 
 def _waiting(
-    config: RunConfig, current: state.DeliveryState, pending: state.PendingReport, now: datetime
+    config: RunConfig, current: state.DeliveryState, pending: state.PendingReport, now: datetime, target: str
 ) -> RunResult | None:
-    """Why the pending report may not be sent yet, or None to send it now."""
+    """Why the pending report may not be sent yet, or None to send it now.
+
+    Both waits belong to the endpoint that asked for them (``target``): a report
+    the user has since pointed at another endpoint goes at once.
+    """
+    if not current.holds(target):
+        return None
     label = pending.period.label()
     server = current.server_retry_after
     if server and now < server and not config.ignore_retry_after:
@@ -271,7 +284,10 @@ def _prepare(
             paths,
             transparency.Entry(now, "pending", endpoint, period, "pending", otlp_json.to_dict(built.request)),
         )
-        state.save_state(paths, replace(current, failures=0, retry_not_before=None, server_retry_after=None))
+        state.save_state(
+            paths,
+            replace(current, failures=0, retry_not_before=None, server_retry_after=None, retry_target=None),
+        )
     except OSError:
         remove(paths.pending_file)  # not in the user's log means not sent: build it again next time
         raise
@@ -311,13 +327,16 @@ def _send(
         _settle(config, pending, now, endpoint, "dropped", result.detail)
         return RunResult(Outcome.DROPPED, f"dropped: the endpoint refused it ({result.detail})")
     current = state.load_state(paths)
-    failures = current.failures + 1
+    same = current.retry_target == settings.target
+    failures = current.failures + 1 if same else 1
     # A server's Retry-After is its instruction (OTLP: honour it), shorter or longer than ours.
     server_after = None
     retry_at = now + _backoff(failures)
     if result.retry_after_seconds:
         server_after = now + min(timedelta(seconds=result.retry_after_seconds), BACKOFF_CAP)
         retry_at = server_after
+    misdirected = result.outcome == "misdirected"
+    outcome = f"kept: {result.detail}" if misdirected else f"will retry: {result.detail}"
     state.save_state(
         paths,
         replace(
@@ -325,13 +344,25 @@ def _send(
             failures=failures,
             retry_not_before=retry_at,
             server_retry_after=server_after,
+            retry_target=settings.target,
             last_attempt_at=now,
-            last_outcome=f"will retry: {result.detail}",
-            # No answer is not "not stored" (a connection dropped after the commit): erase here too.
-            delivered_to=tuple(sorted({*current.delivered_to, endpoint})),
+            last_outcome=outcome,
+            # No answer is not "not stored" (a connection dropped after the commit): erase there
+            # too. A refused URL or credential is an answer that nothing was stored.
+            delivered_to=(
+                current.delivered_to if misdirected else tuple(sorted({*current.delivered_to, endpoint}))
+            ),
         ),
     )
-    _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"will retry: {result.detail}"))
+    _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, outcome))
+    if misdirected:
+        return RunResult(
+            Outcome.CHECK_ENDPOINT,
+            f"kept: {result.detail} ({endpoint}); next automatic attempt after {shown(retry_at)}, "
+            "at once if the endpoint changes, or now with `voicemode-otel send`",
+            (),
+            retry_at,
+        )
     return RunResult(Outcome.RETRY, f"kept for retry after {shown(retry_at)} ({result.detail})", (), retry_at)
 
 
@@ -343,7 +374,25 @@ def _note(paths: Paths, entry: transparency.Entry) -> None:
         _log.warning("voicemode-otel: could not write the transparency log: %s", error)
 
 
-def _run_local(config: RunConfig, now: datetime) -> RunResult:
+def _local_schedule(paths: Paths, now: datetime, console: bool) -> state.DeliveryState:
+    """Local mode's bookkeeping; under ``OTEL_METRICS_EXPORTER=console`` it follows the opt-in's.
+
+    Console mode holds an opt-in's sending, like a pause: its reports cover the
+    periods the opt-in has not reported yet, and ``state.json`` is left as it is,
+    so once the variable is unset those periods are sent as usual.
+    """
+    local = state.load_local(paths)
+    if not console:
+        return local if local.opted_in_at is not None else state.DeliveryState(opted_in_at=now)
+    delivery = state.load_state(paths)
+    if local.opted_in_at is None:
+        local = state.DeliveryState(opted_in_at=delivery.opted_in_at or now)
+    if delivery.acked_until and (local.acked_until is None or local.acked_until < delivery.acked_until):
+        local = replace(local, acked_until=delivery.acked_until)
+    return local
+
+
+def _run_local(config: RunConfig, now: datetime, *, console: bool = False) -> RunResult:
     """Local mode: build each due period's report and log it; nothing is ever sent."""
     from voicemode_otel import otlp_json, report
     from voicemode_otel.identity import PLACEHOLDER_ID
@@ -358,10 +407,8 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
         if not acquired:
             return RunResult(Outcome.BUSY, "another VoiceMode process is working; skipped")
         transparency.prune(paths, now)
-        local = state.load_local(paths)
-        if local.opted_in_at is None:
-            local = state.DeliveryState(opted_in_at=now)
-            state.save_local(paths, local)
+        local = _local_schedule(paths, now, console)
+        state.save_local(paths, local)
         for _ in range(MAX_PERIODS_PER_RUN):
             assert local.opted_in_at is not None
             period = next_period(local, local.opted_in_at, now, cadence, force=config.force)
@@ -405,6 +452,7 @@ def _settle(
         failures=0,
         retry_not_before=None,
         server_retry_after=None,
+        retry_target=None,
         last_attempt_at=now,
         last_outcome=f"{kind}: {detail}",
         last_delivered_at=now if delivered else current.last_delivered_at,

@@ -265,7 +265,8 @@ def attempt(
         retry_after = 0.0
         gave_up = False
         for url in request.urls:
-            status, cause, wait = _delete_on_server(url, settings)
+            # The user's own credentials authenticate an erasure at the user's own endpoint only.
+            status, cause, wait = _delete_on_server(url, settings.for_url(url, request.telemetry_id))
             if status is not None and 200 <= status < 300:
                 _log_event(paths, moment, url, f"erasure confirmed ({status})")
                 details.append(f"confirmed by {url} ({status})")

@@ -91,6 +91,8 @@ class Answer:
     cause: str
     """One line for a person when there is no response ("connection refused by ...")."""
     withdrawn: bool = False
+    result: object = None
+    """What a non-HTTP exchange came to (the gRPC sender's ``SendResult``)."""
 
 
 class Attempt:
@@ -132,9 +134,15 @@ class Attempt:
         """The whole response (status, headers, body) has arrived."""
         self._settle(Answer(response, f"{response.status_code}"))
 
+    def concluded(self, result: object) -> None:
+        """A non-HTTP exchange (gRPC) ended with ``result``."""
+        self._settle(Answer(None, "", result=result))
+
     def failed(self, error: BaseException) -> None:
-        """The request failed before a whole response arrived."""
-        self._settle(Answer(None, describe(error, self.url, self.timeout)))
+        """The request failed before a whole response arrived (through a proxy? it is named)."""
+        from voicemode_otel import proxies
+
+        self._settle(Answer(None, describe(error, self.url, self.timeout, proxies.for_url(self.url))))
 
     def finished(self) -> None:
         """The work is done; if it never made its request, say so."""

@@ -4,7 +4,9 @@
 ``HTTPConnectionPool(host=..., port=...): Max retries exceeded with url: ...
 (Caused by NewConnectionError(...))``. What matters is at the bottom of that
 chain: refused, reset, timed out, a name that does not resolve, an untrusted
-certificate. This module finds it and names the host and port.
+certificate. This module finds it and names the host and port — the proxy's
+when the request went to a proxy (``HTTP_PROXY``, ...) and that is what failed,
+so a dead proxy is not blamed on the endpoint.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from voicemode_otel.proxies import Proxy
 
 _TIMEOUTS = (requests.exceptions.Timeout, TimeoutError, urllib3.exceptions.ReadTimeoutError)
 _CLOSED = (
@@ -58,6 +64,10 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         queue.extend(item for item in inner if isinstance(item, BaseException))
 
 
+_PROXY_ERRORS = (requests.exceptions.ProxyError, urllib3.exceptions.ProxyError)
+"""Raised when the proxy itself could not be reached or refused the tunnel."""
+
+
 def _where(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -68,10 +78,32 @@ def _where(url: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def describe(error: BaseException, url: str, timeout: float) -> str:
-    """One line: what went wrong talking to ``url`` (never the raw exception text if avoidable)."""
-    where = _where(url)
+def describe(error: BaseException, url: str, timeout: float, proxy: Proxy | None = None) -> str:
+    """One line: what went wrong talking to ``url`` (never the raw exception text if avoidable).
+
+    With a ``proxy`` in use, a failure to reach the proxy names it and its variable
+    ("connection refused by 127.0.0.1:3128 (the proxy from HTTP_PROXY, on the way to
+    c:4318)"); any other failure says it went through the proxy.
+    """
     chain = list(_chain(error))
+    if proxy is None:
+        return _cause(chain, _where(url), timeout)
+    if any(isinstance(item, _PROXY_ERRORS) for item in chain):
+        cause = _cause(chain, proxy.where, timeout)
+        text = f"{cause} (the proxy from {proxy.variable}, on the way to {_where(url)})"
+    else:
+        text = f"{_cause(chain, _where(url), timeout)} {through(proxy)}"
+    userinfo = urlsplit(proxy.url).netloc.rpartition("@")[0]
+    return text.replace(userinfo, "***") if userinfo else text  # a raw message must not carry them
+
+
+def through(proxy: Proxy) -> str:
+    """``(through the proxy http://host:port from HTTPS_PROXY)``: credentials never shown."""
+    return f"(through the proxy {proxy.shown} from {proxy.variable})"
+
+
+def _cause(chain: list[BaseException], where: str, timeout: float) -> str:
+    """The cause at the bottom of ``chain``, naming ``where`` (the endpoint or the proxy)."""
 
     def first(kinds: type[BaseException] | tuple[type[BaseException], ...]) -> BaseException | None:
         return next((item for item in chain if isinstance(item, kinds)), None)
@@ -93,7 +125,7 @@ def describe(error: BaseException, url: str, timeout: float) -> str:
     if isinstance(tls, ssl.SSLError):
         return f"TLS with {where} failed ({printable(tls.reason or str(tls), 80)})"
     if first(requests.exceptions.ProxyError):
-        return f"the proxy for {where} failed"
+        return f"the proxy {where} failed"
     if first(_CLOSED):
         return f"connection closed by {where} before a complete response"
     system = next((item for item in chain if isinstance(item, OSError) and item.strerror), None)

@@ -3,8 +3,10 @@
 For tests (ours and a host's): it answers from a script of behaviours —
 success, any status with headers, a slow reply, a hang past the client's
 timeout, or "commit then drop the connection before replying" — and keeps
-every request's headers, raw body, decompressed body and decoded
-``ExportMetricsServiceRequest`` so a test can assert exactly what was sent.
+every request's headers, raw body, decompressed body, the client certificate
+it presented (over TLS) and the decoded ``ExportMetricsServiceRequest``
+(from protobuf or OTLP/JSON, by ``Content-Type``) so a test can assert
+exactly what was sent.
 Like the Worker it treats ``(telemetry id, period)`` as a report's identity,
 so "counted exactly once" can be checked across retries.
 """
@@ -57,9 +59,20 @@ class Captured:
     """After undoing ``Content-Encoding``."""
     committed: bool
     """The server counted it (2xx or dropped-after-commit)."""
+    client_certificate: dict[str, Any] | None = None
+    """The certificate the client presented over TLS (``getpeercert()``); None if none or plain HTTP."""
+
+    @property
+    def is_json(self) -> bool:
+        """The body is OTLP/JSON (``Content-Type: application/json``), not protobuf."""
+        return self.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
 
     def request(self) -> ExportMetricsServiceRequest:
-        """The decoded OTLP request."""
+        """The decoded OTLP request, from protobuf or OTLP/JSON as the ``Content-Type`` says."""
+        if self.is_json:
+            from voicemode_otel.otlp_json import from_json
+
+            return from_json(self.body)
         return ExportMetricsServiceRequest.FromString(self.body)
 
     def report_keys(self) -> list[tuple[str, int, int]]:
@@ -98,6 +111,9 @@ class CaptureServer:
     connections: int = 0
     tls: ssl.SSLContext | None = None
     """Serve HTTPS with this server-side context (for certificate tests)."""
+    routes: tuple[str, ...] | None = None
+    """Like a real receiver, answer 404 to any other path (None: serve all). A route ending in
+    ``/`` is a prefix: ``("/v1/metrics", "/v1/installations/")`` is what the Worker serves."""
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -154,36 +170,45 @@ class CaptureServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                behaviour = capture._next()
+                path = self.path.split("?", 1)[0]
+                routed = capture.routes is None or any(
+                    path == route or (route.endswith("/") and path.startswith(route))
+                    for route in capture.routes
+                )
+                behaviour = capture._next() if routed else Behaviour(404, body=b"404 page not found\n")
                 try:
                     body = _decompress(raw, self.headers.get("Content-Encoding", ""))
                 except (OSError, zlib.error):
                     body = b""
                 committed = behaviour.drop_connection or 200 <= behaviour.status < 300
+                peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+                item = Captured(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    raw,
+                    body,
+                    committed,
+                    peer or None,
+                )
                 with capture._lock:
-                    capture.captured.append(
-                        Captured(
-                            self.command,
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            raw,
-                            body,
-                            committed,
-                        )
-                    )
+                    capture.captured.append(item)
                 if behaviour.delay:
                     time.sleep(behaviour.delay)
                 if behaviour.drop_connection:
                     self.close_connection = True
                     self.connection.close()
                     return
+                # Answered in the request's encoding, as the OTLP/HTTP specification asks.
+                json_request = item.is_json
                 payload = behaviour.body
                 if payload is None:
-                    payload = (
-                        ExportMetricsServiceResponse().SerializeToString() if behaviour.status < 300 else b""
-                    )
+                    success = b"{}" if json_request else ExportMetricsServiceResponse().SerializeToString()
+                    payload = success if behaviour.status < 300 else b""
                 self.send_response(behaviour.status)
-                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header(
+                    "Content-Type", "application/json" if json_request else "application/x-protobuf"
+                )
                 for name, value in behaviour.headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))

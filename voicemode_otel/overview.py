@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from voicemode_otel import consent, erasure, exporter_config, identity, schedule, state
+from voicemode_otel import consent, erasure, exporter_config, identity, proxies, schedule, state
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, shown
 
@@ -51,6 +51,11 @@ class Status:
     state_recovered: str | None = None
     erasures: tuple[erasure.Request, ...] = field(default_factory=tuple)
     local_since: datetime | None = None
+    settings: exporter_config.ExportSettings | None = None
+    """The resolved export settings, for the ``transport`` lines."""
+    proxy: proxies.Proxy | None = None
+    proxy_bypassed: str | None = None
+    """Why a proxy that is set is not used for the endpoint (``NO_PROXY``)."""
 
     @property
     def label(self) -> str:
@@ -89,7 +94,24 @@ class Status:
             "state_recovered": self.state_recovered,
             "erasures": [r.to_dict() for r in self.erasures],
             "local_since": when(self.local_since),
+            "transport": transport(self.settings, self.proxy) if self.settings else None,
         }
+
+
+def transport(settings: exporter_config.ExportSettings, proxy: proxies.Proxy | None = None) -> dict[str, Any]:
+    """How a report goes to the endpoint: header *names* (never values), TLS files, protocol, proxy."""
+    tls = ("certificate", "client_certificate", "client_key")
+    return {
+        "endpoint": settings.endpoint,
+        "protocol": settings.protocol,
+        "compression": settings.compression,
+        "headers": sorted(settings.headers),
+        "tls_files": sorted(settings.sources[name] for name in tls if name in settings.sources),
+        "timeout_seconds": settings.timeout_seconds,
+        "timeout_reading": settings.timeout_reading,
+        "proxy": {"url": proxy.shown, "variable": proxy.variable} if proxy else None,
+        "ignored": list(settings.ignored),
+    }
 
 
 def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
@@ -103,7 +125,7 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
     next_due = None
     if decision.enabled and delivery.opted_in_at is not None and not settings.problem:
         next_due = (
-            delivery.retry_not_before or datetime.now(timezone.utc)
+            delivery.backoff_until(settings.target) or datetime.now(timezone.utc)
             if pending
             else schedule.next_due(delivery, delivery.opted_in_at, settings.cadence)
         )
@@ -130,7 +152,40 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
         state_recovered=delivery.recovered,
         erasures=tuple(erasure.load(paths)),
         local_since=local.opted_in_at if local else None,
+        settings=settings,
+        proxy=proxies.for_url(settings.endpoint) if settings.endpoint else None,
+        proxy_bypassed=proxies.bypassed(settings.endpoint) if settings.endpoint else None,
     )
+
+
+def _transport_lines(settings: exporter_config.ExportSettings) -> list[str]:
+    """Protocol, timeout, header names, TLS files; the user's settings VoiceMode's endpoint does not get."""
+    lines = []
+    if settings.endpoint:
+        lines.append(f"Transport: {settings.protocol}, {settings.compression}")
+        lines.append(f"Timeout:   {settings.timeout_reading}")
+    if settings.headers:
+        lines.append(
+            f"Headers:   {', '.join(sorted(settings.headers))} (from {settings.sources['headers']}; "
+            "sent to this endpoint only)"
+        )
+    names = {"certificate": "CA file", "client_certificate": "client certificate", "client_key": "client key"}
+    files = [
+        f"{label} from {settings.sources[key]}" for key, label in names.items() if key in settings.sources
+    ]
+    if files:
+        lines.append(f"TLS:       {', '.join(files)}")
+    if settings.ignored:
+        whose = (
+            f"VoiceMode's ({settings.endpoint_source})"
+            if settings.endpoint_source != "default"
+            else "VoiceMode's (the built-in endpoint)"
+        )
+        lines.append(
+            f"Not used:  {', '.join(settings.ignored)}: your OpenTelemetry transport settings go only to an "
+            f"endpoint from OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT, and this one is {whose}"
+        )
+    return lines
 
 
 def _plural(count: int, word: str) -> str:
@@ -160,8 +215,17 @@ def render(status: Status) -> str:
             + (f" — {status.endpoint_problem}" if status.endpoint_problem else "")
         )
         lines.extend(f"Warning:   {warning}" for warning in status.endpoint_warnings)
+        if status.settings is not None:
+            lines.extend(_transport_lines(status.settings))
+        if status.proxy is not None:
+            lines.append(f"Proxy:     {status.proxy.shown} (from {status.proxy.variable})")
+        elif status.proxy_bypassed:
+            lines.append(f"Proxy:     none ({status.proxy_bypassed})")
     if status.id_problem:
         lines.append(f"ID:        (none) — {status.id_problem}")
+    elif status.consent.local and status.consent.source == consent.METRICS_EXPORTER and status.telemetry_id:
+        held = f"kept: nothing is sent while {consent.METRICS_EXPORTER}=console"
+        lines.append(f"ID:        {status.telemetry_id} ({held})")
     elif status.consent.local:
         lines.append("ID:        (none: local mode never sends, so no ID exists)")
     else:

@@ -69,7 +69,7 @@ class VoiceModeResourceDetector(ResourceDetector):
         """The installation's resource, or an empty one without consent."""
         env = os.environ if self._environ is None else self._environ
         paths = Paths.from_environ(env)
-        if not consent.decide(paths, env).enabled:
+        if not consent.decide(paths, env, metrics=False).enabled:  # the host's pipeline, not our reports
             return Resource.get_empty()
         enrolled = enrollment.enroll(paths, datetime.now(timezone.utc))
         return Resource(

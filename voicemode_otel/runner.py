@@ -47,10 +47,12 @@ def _seconds_until_work(paths: Paths, environ: Mapping[str, str], now: datetime,
     current = state.load_local(paths) if local else state.load_state(paths)
     if current.opted_in_at is None:
         return 0.0
+    settings = exporter_config.resolve(environ)
     if not local and paths.pending_file.exists():
-        wake = current.retry_not_before or now
+        # A backoff earned by another endpoint (a URL since fixed) does not hold this one.
+        wake = current.backoff_until(settings.target) or now
     else:
-        wake = schedule.next_due(current, current.opted_in_at, exporter_config.resolve(environ).cadence)
+        wake = schedule.next_due(current, current.opted_in_at, settings.cadence)
     return max(0.0, (wake - now).total_seconds())
 
 

@@ -51,7 +51,8 @@ class ConsentSampler(Sampler):
     ) -> SamplingResult:
         """Drop without consent, else ask the delegate."""
         env = os.environ if self._environ is None else self._environ
-        if not consent.decide(Paths.from_environ(env), env).enabled:
+        # OTEL_METRICS_EXPORTER is about metrics: it does not decide the host's traces.
+        if not consent.decide(Paths.from_environ(env), env, metrics=False).enabled:
             return SamplingResult(Decision.DROP)
         return self._delegate.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state

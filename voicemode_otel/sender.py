@@ -1,6 +1,7 @@
-"""The consent-gated OTLP/HTTP exporter: one report out, one attempt, one outcome back.
+"""The consent-gated OTLP sender: one report out, one attempt, one outcome back.
 
-The HTTP is the official ``OTLPMetricExporter``'s, given a session of our own
+``http/protobuf`` (the default, and all VoiceMode's own endpoint ever gets) is
+the official ``OTLPMetricExporter``'s HTTP, given a session of our own
 (``http_attempt.PinnedSession``, through the exporter's public ``session=``):
 
 * one request per run, asked for consent immediately before it leaves, so an
@@ -11,41 +12,43 @@ The HTTP is the official ``OTLPMetricExporter``'s, given a session of our own
 * a response hook that reads the status code, ``Retry-After`` and the
   ``ExportMetricsServiceResponse`` through public ``requests`` APIs — the
   exporter's boolean result cannot tell "retry later" from "never again".
+
+``http/json`` (for a user's own endpoint; the Python SDK has no OTLP/JSON
+exporter) posts the OTLP/JSON mapping of the same request — the document
+``preview`` and the log show — through the same pinned session and bounds.
+``grpc`` is :mod:`voicemode_otel.grpc_sender`, imported only when used.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
-import math
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-from typing import Literal
+from dataclasses import replace
 
 import requests
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.version import __version__ as exporter_version
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.sdk.metrics.export import MetricsData
 
-from voicemode_otel import http_attempt
+from voicemode_otel import http_attempt, otlp_json, proxies
 from voicemode_otel.exporter_config import ExportSettings
 from voicemode_otel.http_attempt import ConsentWithdrawn
-from voicemode_otel.network_errors import printable
+from voicemode_otel.network_errors import printable, through
+from voicemode_otel.send_outcome import SendResult, delivered, misdirection, retry_after_seconds
 
 _log = logging.getLogger(__name__)
 
 __all__ = ["ConsentWithdrawn", "ReportSender", "SendResult", "abort_all", "retry_after_seconds"]
 
-Outcome = Literal["delivered", "retry", "dropped", "withdrawn"]
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression}
 _USER_AGENT = f"OTel-OTLP-Exporter-Python/{exporter_version}"
-MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600.0
-"""A longer Retry-After is broken or hostile; the delivery state machine caps it further."""
+_CONTENT_TYPES = {"http/protobuf": "application/x-protobuf", "http/json": "application/json"}
 _ACTIVE: weakref.WeakSet[ReportSender] = weakref.WeakSet()
 
 
@@ -53,34 +56,6 @@ def abort_all() -> None:
     """Abort every send in progress (process exit must not wait on a slow endpoint)."""
     for active in list(_ACTIVE):
         active.abort()
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What happened to one report."""
-
-    outcome: Outcome
-    status: int | None
-    detail: str
-    retry_after_seconds: float | None = None
-    rejected_points: int = 0
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now (delta-seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isascii() and text.isdigit():  # "²".isdigit() is True too
-        return min(float(text), MAX_RETRY_AFTER_SECONDS)
-    try:
-        moment = parsedate_to_datetime(text)
-        seconds = (
-            moment.replace(tzinfo=moment.tzinfo or timezone.utc) - datetime.now(timezone.utc)
-        ).total_seconds()
-    except (TypeError, ValueError, OverflowError, IndexError):
-        return None
-    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS) if math.isfinite(seconds) else None
 
 
 def _partial_success(response: requests.Response) -> tuple[int, str]:
@@ -100,7 +75,7 @@ def _partial_success(response: requests.Response) -> tuple[int, str]:
 
 
 class ReportSender:
-    """Sends ``MetricsData`` with the OTLP exporter, once, and classifies the result."""
+    """Sends ``MetricsData`` over the configured protocol, once, and classifies the result."""
 
     def __init__(self, settings: ExportSettings, allowed: Callable[[], bool]) -> None:
         if not settings.endpoint:
@@ -115,6 +90,34 @@ class ReportSender:
         """One request, bounded by the timeout whatever the server does; never raises."""
         settings = self._settings
         attempt = http_attempt.Attempt(self._endpoint, settings.timeout_seconds, self._allowed)
+        if settings.protocol == "grpc":
+            from voicemode_otel import grpc_sender  # grpcio: only for a user who asked for gRPC
+
+            work = grpc_sender.exchange(attempt, settings, encode_metrics(metrics))
+        elif settings.protocol == "http/json":
+            work = self._post_json(attempt, metrics)
+        else:
+            work = self._export(attempt, metrics)
+        with self._lock:
+            self._attempt = attempt
+        _ACTIVE.add(self)
+        try:
+            answer = http_attempt.run(attempt, work)
+        finally:
+            _ACTIVE.discard(self)
+            with self._lock:
+                self._attempt = None
+        if answer.withdrawn:
+            return SendResult("withdrawn", None, answer.cause)
+        if isinstance(answer.result, SendResult):
+            return answer.result
+        if answer.response is None:
+            return SendResult("retry", None, answer.cause)
+        return self._classify(answer.response)
+
+    def _export(self, attempt: http_attempt.Attempt, metrics: MetricsData) -> Callable[[], None]:
+        """http/protobuf through the official exporter and the pinned session."""
+        settings = self._settings
 
         def export() -> None:
             session = http_attempt.PinnedSession(attempt, settings, self._format_headers())
@@ -133,25 +136,27 @@ class ReportSender:
             attempt.add_cleanup(exporter.shutdown)
             exporter.export(metrics)
 
-        with self._lock:
-            self._attempt = attempt
-        _ACTIVE.add(self)
-        try:
-            answer = http_attempt.run(attempt, export)
-        finally:
-            _ACTIVE.discard(self)
-            with self._lock:
-                self._attempt = None
-        if answer.withdrawn:
-            return SendResult("withdrawn", None, answer.cause)
-        if answer.response is None:
-            return SendResult("retry", None, answer.cause)
-        return self._classify(answer.response)
+        return export
+
+    def _post_json(self, attempt: http_attempt.Attempt, metrics: MetricsData) -> Callable[[], None]:
+        """http/json: the OTLP/JSON mapping of the same request, posted once through the pinned session."""
+        settings = self._settings
+
+        def post() -> None:
+            body = otlp_json.to_json(encode_metrics(metrics)).encode("utf-8")
+            if settings.compression == "gzip":
+                body = gzip.compress(body)
+            session = http_attempt.PinnedSession(attempt, settings, self._format_headers())
+            attempt.add_cleanup(session.close)
+            session.post(self._endpoint, data=body, timeout=settings.timeout_seconds, allow_redirects=False)
+
+        return post
 
     def _format_headers(self) -> dict[str, str]:
         """The headers the OTLP/HTTP request format needs, as the exporter itself would set them."""
-        headers = {"Content-Type": "application/x-protobuf", "User-Agent": _USER_AGENT}
-        if self._settings.compression == "gzip":  # the exporter compresses the body to match
+        content_type = _CONTENT_TYPES[self._settings.protocol]
+        headers = {"Content-Type": content_type, "User-Agent": _USER_AGENT}
+        if self._settings.compression == "gzip":  # the body is compressed to match
             headers["Content-Encoding"] = "gzip"
         return headers
 
@@ -162,19 +167,25 @@ class ReportSender:
         if attempt is not None:
             attempt.expire("interrupted: the process is exiting")
 
-    @staticmethod
-    def _classify(response: requests.Response) -> SendResult:
+    def _classify(self, response: requests.Response) -> SendResult:
+        result = self._judge(response)
+        proxy = proxies.for_url(self._endpoint)
+        if proxy is None or result.outcome == "delivered":
+            return result
+        # A 502 or a 407 may be the proxy's own answer: say the request went through one.
+        return replace(result, detail=f"{result.detail} {through(proxy)}")
+
+    def _judge(self, response: requests.Response) -> SendResult:
         status = response.status_code
         reason = printable(response.reason or "", 80)
         if 200 <= status < 300:
-            rejected, message = _partial_success(response)
-            detail = f"{status}" + (
-                f"; partial success: {rejected} points rejected: {printable(message)}" if rejected else ""
-            )
-            return SendResult("delivered", status, detail, rejected_points=rejected)
+            return delivered(status, *_partial_success(response))
         retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if status in (408, 429) or status >= 500:
             return SendResult("retry", status, f"{status} {reason}".strip(), retry_after)
-        # 3xx is not followed (an endpoint that redirects is misconfigured) and 4xx will
-        # fail the same way again: log it and move on rather than retry forever.
+        wrong = misdirection(status, self._settings.users_own)
+        if wrong is not None:
+            return SendResult("misdirected", status, wrong, retry_after)
+        # A refusal that judges the data (400, 413, ...) will fail the same way again:
+        # log it and move on rather than retry forever.
         return SendResult("dropped", status, f"{status} {reason}".strip())

@@ -54,7 +54,11 @@ class DeliveryState:
     server_retry_after: datetime | None = None
     """A server's ``Retry-After`` (only ``send --force`` ignores it)."""
     failures: int = 0
-    """Consecutive retryable failures of the pending report."""
+    """Consecutive retryable failures of the pending report (at ``retry_target``)."""
+    retry_target: str | None = None
+    """Where those failures happened (``"<protocol> <endpoint>"``): the backoff and a server's
+    ``Retry-After`` hold that endpoint only. Once the user points the report elsewhere (a URL
+    fixed after a 404), it is tried at once, not after the old endpoint's backoff."""
     last_attempt_at: datetime | None = None
     last_outcome: str | None = None
     last_delivered_at: datetime | None = None
@@ -64,6 +68,17 @@ class DeliveryState:
     """Every endpoint that acknowledged (or may have stored) a report of this ID: where erasure is asked."""
     recovered: str | None = None
     """Set (never stored) when this state was rebuilt from a corrupt ``state.json``: why."""
+
+    def holds(self, target: str) -> bool:
+        """Whether the backoff and ``Retry-After`` recorded here apply to ``target``.
+
+        An older state file, which did not record where they came from, is taken to mean this one.
+        """
+        return self.retry_target is None or self.retry_target == target
+
+    def backoff_until(self, target: str) -> datetime | None:
+        """When the pending report may next be sent to ``target`` in the background (None: now)."""
+        return self.retry_not_before if self.holds(target) else None
 
 
 def _encode_state(state: DeliveryState) -> str:
@@ -86,8 +101,9 @@ def _decode_state(data: bytes) -> DeliveryState:
             values[name] = parse_iso(values[name])
     if not isinstance(values.get("failures", 0), int) or isinstance(values.get("failures"), bool):
         raise TypeError("failures is not an integer")
-    if values.get("last_outcome") is not None and not isinstance(values["last_outcome"], str):
-        raise TypeError("last_outcome is not a string")
+    for name in ("last_outcome", "retry_target"):
+        if values.get(name) is not None and not isinstance(values[name], str):
+            raise TypeError(f"{name} is not a string")
     targets = values.get("delivered_to", [])
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         raise TypeError("delivered_to is not a list of URLs")

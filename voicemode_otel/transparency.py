@@ -149,7 +149,7 @@ def lines(paths: Paths) -> list[Line]:
             folded[index] = Line(
                 previous.time, "report", start, end, outcome, endpoint, previous.attempts + 1, previous.body
             )
-            if not outcome.startswith("will retry"):
+            if not outcome.startswith(("will retry", "kept:")):  # still pending
                 del open_reports[key]
         else:
             kind = "report" if event == "outcome" else event
