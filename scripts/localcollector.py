@@ -150,6 +150,14 @@ class LocalCollector:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=20)
 
+    def kill(self) -> None:
+        """SIGKILL the Collector, as a crash or power loss would end it (nothing is flushed)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=20)
+
     def close(self) -> None:
         """:meth:`stop`, then remove the temporary log directory."""
         self.stop()

@@ -79,8 +79,9 @@ _METRIC_TYPE = {"histogram": "METRIC_DATA_TYPE_HISTOGRAM", "counter": "METRIC_DA
 Item = tuple[str, str]  # (why, OTTL condition or statement)
 
 RETRY_NOTE = (
-    "Retries are bounded (30 s in all, and they stop when the client hangs up); a 429 or 503 "
-    "Retry-After is honoured, and one longer than what is left of the 30 s ends the attempt at once."
+    "Attempts and retries are bounded (5 s each, 5 s of retrying in all) so the Collector answers "
+    "within voicemode-otel's 10 s timeout: voicemode-otel hears a 503 (and retries later) rather "
+    "than timing out. A 429 or 503 Retry-After longer than what is left ends the attempt at once."
 )
 SYNC_NOTE = (
     "no sending queue and no batch processor, so voicemode-otel's request waits until {sink} has "
@@ -533,12 +534,13 @@ def processors(variant: Variant, contract: Contract) -> list[str]:
 
 
 RETRY_BOUNDED = [
+    "    timeout: 5s",
     "    retry_on_failure:",
     "      enabled: true",
     "      initial_interval: 1s",
     "      multiplier: 2",
-    "      max_interval: 5s",
-    "      max_elapsed_time: 30s",
+    "      max_interval: 2s",
+    "      max_elapsed_time: 5s",
 ]
 
 
@@ -558,7 +560,6 @@ def exporter(name: str, variant: Variant) -> list[str]:
             f"  {name}:",
             "    http:",
             f'      endpoint: "{env(PROMETHEUS_ENV)}"',
-            "    timeout: 10s",
             *RETRY_BOUNDED,
             "    remote_write_queue:",
             "      enabled: false",
@@ -590,6 +591,7 @@ def exporter(name: str, variant: Variant) -> list[str]:
                 "queue holds 1000 reports (years of one installation's daily reports); when it "
                 "is full, voicemode-otel is told to resend later. One report per request, as sent.",
             ),
+            "    timeout: 10s",
             "    retry_on_failure:",
             "      enabled: true",
             "      initial_interval: 5s",
@@ -610,7 +612,6 @@ def exporter(name: str, variant: Variant) -> list[str]:
         *target,
         "    compression: gzip",
         "    encoding: proto",
-        "    timeout: 10s",
         *delivery,
         "",
     ]
