@@ -629,11 +629,11 @@ def service(variant: Variant) -> list[str]:
     """One explicit metrics pipeline; no extensions, no own-metrics endpoint."""
     return [
         "service:",
+        *([f"  extensions: [{QUEUE_STORAGE}]"] if variant.queued else []),
         *comment_block(
             2,
             "The Collector's own metrics are off: it opens no port besides the receiver's.",
         ),
-        *([f"  extensions: [{QUEUE_STORAGE}]"] if variant.queued else []),
         "  telemetry:",
         "    metrics:",
         "      level: none",

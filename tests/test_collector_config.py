@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
-from localcollector import MAIN_BINARY, PROMETHEUS_BINARY, run_command, unavailable_reason
+from localcollector import MAIN_BINARY, PROMETHEUS_BINARY, LocalCollector, run_command, unavailable_reason
 
 from voicemode_otel.contract import Contract, parse_contract
 
@@ -980,3 +980,40 @@ def test_go_mod_pins_one_collector_release():
     assert {v for v in versions.values() if v.startswith("v0.")} == {release}
     assert {v for v in versions.values() if v.startswith("v1.")} == {stable}
     assert GENERATOR.collector_release(ROOT / "collector" / "go.mod") in (CONFIG_DIR / FAN_OUT).read_text()
+
+
+MODULE = (
+    r"(?:go\.opentelemetry\.io/collector|github\.com/open-telemetry/opentelemetry-collector-contrib)"
+    r"/(?:receiver|processor|exporter|extension)/[a-z/]+"
+)
+DEBUG_MODULE = "go.opentelemetry.io/collector/exporter/debugexporter"
+
+
+def test_readme_lists_every_component_module_the_binaries_hold():
+    """collector-config/README.md's module table names exactly the component modules collector/ holds."""
+    sources = [
+        ROOT / "collector" / "internal" / "components" / "components.go",
+        ROOT / "collector" / "cmd" / "otelcol-voicemode-prometheus" / "main.go",
+    ]
+    compiled = {
+        m for source in sources for m in re.findall(rf'"({MODULE})"', source.read_text(encoding="utf-8"))
+    }
+    listed = set(re.findall(rf"`({MODULE})`", (CONFIG_DIR / "README.md").read_text(encoding="utf-8")))
+    assert len(compiled) == 10
+    assert listed == compiled - {DEBUG_MODULE}
+
+
+@pytest.mark.collector
+@pytest.mark.parametrize("filename", FILES)
+def test_collector_starts_each_config_without_a_warning(filename, tmp_path):
+    """Each config starts (ready) with no warning or error: no deprecated name, no unused setting."""
+    binary = collector_binary(filename)
+    environ = {
+        SINK_ENV[filename]: "http://127.0.0.1:9",
+        "USER_OTLP_HEADERS": "{}",
+        "VOICEMODE_COLLECTOR_QUEUE_DIR": str(tmp_path / "queue"),
+        "HOME": str(tmp_path),
+    }
+    with LocalCollector([CONFIG_DIR / filename], environ, binary=binary) as collector:
+        log = collector.log()
+    assert [line for line in log.splitlines() if "\twarn\t" in line or "\terror\t" in line] == []

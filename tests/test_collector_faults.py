@@ -99,6 +99,7 @@ def test_worker_down_and_collector_crash_lose_nothing(backend: CaptureServer, tm
     finally:
         crashed.kill()
         crashed.close()
+    assert (tmp_path / "queue").stat().st_mode & 0o777 == 0o700
     assert bodies(backend.captured) == [sent_body(paths)]
     telemetry_id = paths.telemetry_id.read_text(encoding="utf-8").strip()
     with LocalWorker(port=port) as worker, LocalCollector([FAN_OUT], environ):
@@ -144,6 +145,39 @@ def test_worker_partial_success_is_logged_not_retried(backend: CaptureServer, tm
             assert "Will retry" not in collector.log()
         assert bodies(worker.captured) == [sent_body(paths)]
     assert bodies(backend.captured) == [sent_body(paths)]
+
+
+def test_worker_refusal_is_final_logged_and_dropped_from_the_queue(
+    backend: CaptureServer, tmp_path: Path
+) -> None:
+    """Worker 400 with a Status: the client hears 200; the Collector logs the reason and never resends."""
+    require()
+    paths = installation(tmp_path)
+    refused = Behaviour(400, body=status(3, "body is not an ExportMetricsServiceRequest in protobuf"))
+    with CaptureServer(script=[refused]) as worker:
+        environ = fan_out_environ(worker.base_url, backend.base_url, tmp_path / "queue")
+        with LocalCollector([FAN_OUT], environ) as collector:
+            assert send(paths, collector)["outcome"] == "delivered"
+            [line] = collector.wait_for_log("Exporting failed. Dropping data.|Permanent error")
+            assert "HTTP Status Code 400, Message=body is not an ExportMetricsServiceRequest" in line
+            assert "Will retry" not in collector.log()
+        assert len(worker.captured) == 1
+    assert bodies(backend.captured) == [sent_body(paths)]
+
+
+def test_backend_refusal_makes_the_client_drop_the_report(tmp_path: Path) -> None:
+    """Backend 400: the client hears 400 and drops the report, as it would without a Collector."""
+    require()
+    paths = installation(tmp_path)
+    refused = Behaviour(400, body=status(3, "not for us"))
+    with CaptureServer(script=[refused]) as backend, CaptureServer() as worker:
+        environ = fan_out_environ(worker.base_url, backend.base_url, tmp_path / "queue")
+        with LocalCollector([FAN_OUT], environ) as collector:
+            answer = send(paths, collector)
+            assert answer["outcome"] == "dropped", answer
+            assert "400" in str(answer["periods"]), answer
+            wait_for(lambda: worker.captured, what="the Worker's queued copy")
+        assert len(backend.captured) == 1
 
 
 def test_backend_down_makes_the_client_resend_and_the_worker_dedupes(tmp_path: Path) -> None:
