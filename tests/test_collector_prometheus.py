@@ -5,7 +5,8 @@ temporary data directory, scraping itself so its head holds current samples, and
 out-of-order window so reports ending days ago are still taken. A week of daily reports goes
 through `otelcol-voicemode-prometheus` (contract filter, then delta_to_cumulative, then
 prometheus_remote_write); PromQL over the HTTP API must then give, for every `le` bucket, the
-count `voicemode-otel preview` shows for the same week, and no `_sum` series at all.
+count `voicemode-otel preview` shows for the same week, no `_sum` series at all, and the
+example queries of collector-config/README.md must answer.
 """
 
 from __future__ import annotations
@@ -213,3 +214,14 @@ def test_a_week_of_reports_in_prometheus_equals_the_preview(prometheus: Promethe
     )
     days = prometheus.query(f"count_over_time(voicemode_session_exchanges_count[{WEEK + 1}d])", end)
     assert max(int(float(r["value"][1])) for r in days) == WEEK, "one sample per daily report"
+    for promql in documented_queries():
+        assert prometheus.query(promql, end), promql
+
+
+def documented_queries() -> list[str]:
+    """The example PromQL of collector-config/README.md (its ```promql block, comments left out)."""
+    readme = (PROMETHEUS.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```promql\n", 1)[1].split("```", 1)[0]
+    queries = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert len(queries) == 3
+    return queries
