@@ -30,13 +30,19 @@ NODE_STAMP := $(WORKER)/node_modules/.installed
 # The real-VoiceMode tests' own venv (voice-mode 9.0.1 from PyPI): scripts/voicemode_venv.sh.
 VM_VENV := .venv-voicemode
 VM_STAMP := $(VM_VENV)/.installed
+# The project's own OpenTelemetry Collector, built from Go modules (collector/) by
+# scripts/collector_build.sh. Its module and build caches live outside the clone, so a fresh
+# clone (CI) reuses them; COLLECTOR_CACHE moves them.
+COLLECTOR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/voicemode-otel/go
+COLLECTOR_SOURCES := $(shell find collector -name '*.go') collector/go.mod collector/go.sum scripts/collector_build.sh
 
-.PHONY: help venv node voicemode-venv test lint demo worker-dev worker-export bench dashboard docs clean
+.PHONY: help venv node voicemode-venv collector collector-prometheus prometheus test lint demo worker-dev worker-export bench dashboard docs clean
 
 help:
 	@echo "make demo        the whole pipeline on this machine (local Worker + D1, sample logs)"
 	@echo "make test        every test (Python, Worker, end to end); ends with 'N passed, N failed'"
 	@echo "make lint        ruff, mypy --strict, tsc --noEmit"
+	@echo "make collector   the OpenTelemetry Collector for collector-config/ into build/ (needs Go)"
 	@echo "make worker-dev  the Worker on http://127.0.0.1:$(PORT) with local D1 (PORT=...)"
 	@echo "make dashboard   the Worker seeded with demo data; prints the dashboard URL"
 	@echo "make bench       benchmarks, printed as one table of ratios"
@@ -63,10 +69,27 @@ $(VM_STAMP): pyproject.toml requirements-voicemode.txt constraints-voicemode.txt
 
 voicemode-venv: $(VM_STAMP)
 
+# Without Go, the script leaves build/collector.unavailable with the reason instead of failing.
+build/otelcol-voicemode: $(COLLECTOR_SOURCES)
+	scripts/collector_build.sh build "$(COLLECTOR_CACHE)" otelcol-voicemode
+
+# A second binary with the Prometheus remote-write exporter, whose Prometheus module would
+# double the download and compile time of the main one (collector/README.md).
+build/otelcol-voicemode-prometheus: $(COLLECTOR_SOURCES)
+	scripts/collector_build.sh build "$(COLLECTOR_CACHE)" otelcol-voicemode-prometheus
+
+collector: build/otelcol-voicemode
+
+collector-prometheus: build/otelcol-voicemode-prometheus
+
+# Debian's prometheus for the Prometheus sink test; as root it is installed when missing.
+prometheus:
+	scripts/prometheus_install.sh build
+
 lint: $(PY_STAMP) $(NODE_STAMP)
 	$(PY) scripts/run_tests.py --lint-only
 
-test: $(PY_STAMP) $(NODE_STAMP) voicemode-venv
+test: $(PY_STAMP) $(NODE_STAMP) voicemode-venv collector collector-prometheus prometheus
 	$(PY) scripts/run_tests.py
 
 demo: $(PY_STAMP) $(NODE_STAMP)
@@ -88,4 +111,4 @@ docs: $(PY_STAMP)
 	$(PY) scripts/make_docs.py
 
 clean:
-	rm -rf $(VENV) $(VM_VENV) $(WORKER)/node_modules $(WORKER)/.wrangler test-artifacts
+	rm -rf $(VENV) $(VM_VENV) $(WORKER)/node_modules $(WORKER)/.wrangler test-artifacts build

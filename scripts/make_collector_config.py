@@ -10,15 +10,17 @@ Usage::
     .venv/bin/python scripts/make_collector_config.py          # rewrite collector-config/*.yaml
     .venv/bin/python scripts/make_collector_config.py --check  # exit 1 if they are out of date
 
-The YAML targets otelcol-contrib v0.159.0 (component types ``otlp_http`` and
-``cumulative_to_delta``, the filter processor's ``metric_conditions``); see
-``collector-config/README.md``.
+The YAML is written for, and tested with, the project's own Collector (``collector/``, built by
+``make collector``) at the Collector release its ``go.mod`` pins: :func:`collector_release` reads
+it there, so the files name the release that was actually built and tested. The official
+``otelcol-contrib`` of that release runs them too; see ``collector-config/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +31,10 @@ from voicemode_otel.contract import AttributeSpec, Contract, MetricSpec, parse_c
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_PATH = ROOT / "voicemode_otel" / "contract.json"
 OUT_DIR = ROOT / "collector-config"
+GO_MOD = ROOT / "collector" / "go.mod"
+# The core module whose version is the Collector release (collector/go.mod pins every other
+# Collector module to the same release).
+RELEASE_MODULE = "go.opentelemetry.io/collector/otelcol"
 
 # Environment variables the configs read (documented in collector-config/README.md).
 HOST_ENV = "VOICEMODE_COLLECTOR_HOST"
@@ -37,6 +43,8 @@ HTTP_PORT_ENV = "VOICEMODE_COLLECTOR_HTTP_PORT"
 WORKER_ENV = "VOICEMODE_WORKER_ENDPOINT"
 USER_ENDPOINT_ENV = "USER_OTLP_ENDPOINT"
 USER_HEADERS_ENV = "USER_OTLP_HEADERS"
+QUEUE_DIR_ENV = "VOICEMODE_COLLECTOR_QUEUE_DIR"
+PROMETHEUS_ENV = "PROMETHEUS_REMOTE_WRITE_ENDPOINT"
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = "4317"
@@ -44,9 +52,14 @@ DEFAULT_HTTP_PORT = "4318"
 # The local Worker of `make worker-dev`. There is no production Worker yet: its URL must come
 # from the environment, never from an invented public domain.
 DEFAULT_WORKER = "http://127.0.0.1:8787"
+# Where the Worker exporter's queue lives when VOICEMODE_COLLECTOR_QUEUE_DIR is unset: beside
+# voicemode-otel's own state in the user's home.
+DEFAULT_QUEUE_DIR = "${env:HOME}/.voicemode/collector-queue"
 
 WORKER_EXPORTER = "otlp_http/voicemode_worker"
 USER_EXPORTER = "otlp_http/own_backend"
+PROMETHEUS_EXPORTER = "prometheus_remote_write/own_prometheus"
+QUEUE_STORAGE = "file_storage/worker_queue"
 PROCESSORS = (
     "memory_limiter",
     "filter/contract",
@@ -54,6 +67,8 @@ PROCESSORS = (
     "filter/delta_only",
     "transform/contract",
 )
+# Prometheus stores cumulative series: the contract-clean deltas are summed per stream last.
+PROMETHEUS_PROCESSORS = (*PROCESSORS, "delta_to_cumulative")
 
 # Characters with a meaning in RE2 (the Collector's regex engine) outside a character class.
 _RE2_META = frozenset("\\.+*?()|[]{}^$")
@@ -64,19 +79,31 @@ _METRIC_TYPE = {"histogram": "METRIC_DATA_TYPE_HISTOGRAM", "counter": "METRIC_DA
 Item = tuple[str, str]  # (why, OTTL condition or statement)
 
 RETRY_NOTE = (
-    "Retries are bounded (30 s in all, and they stop when the client hangs up); a 429 or 503 "
-    "Retry-After is honoured, and one longer than what is left of the 30 s ends the attempt at once."
+    "Attempts and retries are bounded (5 s each, 5 s of retrying in all) so the Collector answers "
+    "within voicemode-otel's 10 s timeout: voicemode-otel hears a 503 (and retries later) rather "
+    "than timing out. A 429 or 503 Retry-After longer than what is left ends the attempt at once."
+)
+SYNC_NOTE = (
+    "no sending queue and no batch processor, so voicemode-otel's request waits until {sink} has "
+    "answered; if it failed, voicemode-otel keeps its persisted report and resends it later. "
 )
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One config file: where it sends the data and how its header describes it."""
+    """One config file: where it sends the data, the binary that runs it, how its header reads."""
 
     filename: str
     summary: tuple[str, ...]
     exporters: tuple[str, ...]
     delivery: str
+    binary: str = "otelcol-voicemode"
+    processors: tuple[str, ...] = PROCESSORS
+
+    @property
+    def queued(self) -> bool:
+        """Whether an exporter keeps a persistent queue (the fan-out's Worker exporter)."""
+        return WORKER_EXPORTER in self.exporters and len(self.exporters) > 1
 
 
 VARIANTS = (
@@ -88,10 +115,14 @@ VARIANTS = (
         ),
         exporters=(WORKER_EXPORTER, USER_EXPORTER),
         delivery=(
-            "Delivery: no sending queue and no batch processor, so voicemode-otel's request waits "
-            "until both exporters have answered and succeeds only if both did; otherwise "
-            "voicemode-otel keeps its persisted report and resends it later, and the Worker ignores "
-            "a report it already has. " + RETRY_NOTE
+            "Delivery: voicemode-otel's request is answered once your backend has the report and the "
+            "Worker's copy is on disk in the Worker exporter's queue; it fails (and voicemode-otel "
+            "keeps its persisted report and resends it later) only when your backend failed or the "
+            "queue is full. The queue delivers to the Worker whatever the Worker says (429 and 503 "
+            "with their Retry-After, downtime, a Collector restart), so a Worker fault never makes "
+            "voicemode-otel resend, and your backend never receives a copy twice because of one. "
+            "A resend caused by your backend reaches the Worker again, which ignores a report it "
+            "already has."
         ),
     ),
     Variant(
@@ -101,13 +132,29 @@ VARIANTS = (
             "allows, and sends the result to your own OTLP backend only (never to the VoiceMode Worker).",
         ),
         exporters=(USER_EXPORTER,),
-        delivery=(
-            "Delivery: no sending queue and no batch processor, so voicemode-otel's request waits "
-            "until your backend has answered; if it failed, voicemode-otel keeps its persisted "
-            "report and resends it later. " + RETRY_NOTE
+        delivery="Delivery: " + SYNC_NOTE.format(sink="your backend") + RETRY_NOTE,
+    ),
+    Variant(
+        filename="voicemode-prometheus.yaml",
+        summary=(
+            "Your own VoiceMode usage in Prometheus: receives OTLP from voicemode-otel, keeps only what",
+            "the data contract allows, turns the daily deltas into running totals and writes them to",
+            "your Prometheus with remote write (never to the VoiceMode Worker).",
         ),
+        exporters=(PROMETHEUS_EXPORTER,),
+        delivery="Delivery: " + SYNC_NOTE.format(sink="Prometheus") + RETRY_NOTE,
+        binary="otelcol-voicemode-prometheus",
+        processors=PROMETHEUS_PROCESSORS,
     ),
 )
+
+
+def collector_release(go_mod: Path = GO_MOD) -> str:
+    """The Collector release ``collector/go.mod`` builds (the version it requires of otelcol)."""
+    found = re.search(rf"^\s*{re.escape(RELEASE_MODULE)} (v[0-9][^\s]*)", go_mod.read_text(), re.M)
+    if found is None:
+        raise ValueError(f"{go_mod} does not require {RELEASE_MODULE}")
+    return found.group(1)
 
 
 # --- small text helpers ---------------------------------------------------------------------
@@ -337,8 +384,9 @@ def item_list(indent: int, items: Sequence[Item]) -> list[str]:
     return out
 
 
-def header(variant: Variant) -> list[str]:
-    """The file's opening comment."""
+def header(variant: Variant, release: str) -> list[str]:
+    """The file's opening comment, naming the Collector release it was built and tested with."""
+    target = "make collector-prometheus" if variant.binary.endswith("prometheus") else "make collector"
     lines = [
         f"# collector-config/{variant.filename}",
         "#",
@@ -346,10 +394,33 @@ def header(variant: Variant) -> list[str]:
         "#",
         "# GENERATED from voicemode_otel/contract.json by scripts/make_collector_config.py; do not edit.",
         "# After changing the contract run: .venv/bin/python scripts/make_collector_config.py",
-        "# Run with: otelcol-contrib --config collector-config/" + variant.filename,
-        "# Written for otelcol-contrib v0.159.0; collector-config/README.md explains every setting.",
+        f"# Run with: build/{variant.binary} --config collector-config/{variant.filename}",
+        f"# ({target} builds it). Tested with that binary, built from Collector {release} modules",
+        f"# (collector/go.mod); otelcol-contrib {release} runs it too. collector-config/README.md",
+        "# explains every setting.",
     ]
     return [*lines, ""]
+
+
+def extensions(variant: Variant) -> list[str]:
+    """The file storage the fan-out's Worker queue lives in (no other variant has extensions)."""
+    if not variant.queued:
+        return []
+    return [
+        "extensions:",
+        *comment_block(
+            2,
+            "Why: the Worker exporter's queue lives on disk, so a report the Collector has accepted "
+            "survives a Collector restart until the Worker has it. "
+            f"{QUEUE_DIR_ENV} moves it; the default is beside voicemode-otel's own state. It holds "
+            "the same anonymous reports voicemode-otel keeps, and nothing else.",
+        ),
+        f"  {QUEUE_STORAGE}:",
+        f'    directory: "{env(QUEUE_DIR_ENV, DEFAULT_QUEUE_DIR)}"',
+        "    create_directory: true",
+        '    directory_permissions: "0700"',
+        "",
+    ]
 
 
 def receivers() -> list[str]:
@@ -375,7 +446,7 @@ def receivers() -> list[str]:
     ]
 
 
-def processors(contract: Contract) -> list[str]:
+def processors(variant: Variant, contract: Contract) -> list[str]:
     """Every processor, each with the reason it exists."""
     max_staleness_h = contract.period.server_max_seconds // 3600
     lines = ["processors:"]
@@ -448,11 +519,52 @@ def processors(contract: Contract) -> list[str]:
         lines.append("      - statements:")
         lines += item_list(10, items)
     lines.append("")
+    if "delta_to_cumulative" in variant.processors:
+        max_age_h = contract.period.max_age_seconds // 3600
+        lines += comment_block(
+            2,
+            "Why: Prometheus stores running totals, voicemode-otel sends each period's counts. Last, "
+            "so only contract-clean streams are summed. A stream is kept as long as the oldest report "
+            f"voicemode-otel may still send ({max_age_h}h): a pause shorter than that continues the "
+            "totals instead of restarting them. A resent report (same period) is ignored, not "
+            "counted twice.",
+        )
+        lines += ["  delta_to_cumulative:", f"    max_stale: {max_age_h}h", ""]
     return lines
 
 
-def exporter(name: str) -> list[str]:
-    """One exporter block: gzip, bounded retries, no queue (the client's request waits for it)."""
+RETRY_BOUNDED = [
+    "    timeout: 5s",
+    "    retry_on_failure:",
+    "      enabled: true",
+    "      initial_interval: 1s",
+    "      multiplier: 2",
+    "      max_interval: 2s",
+    "      max_elapsed_time: 5s",
+]
+
+
+def exporter(name: str, variant: Variant) -> list[str]:
+    """One exporter block: where it sends, and how it delivers (see the variant's delivery note)."""
+    if name == PROMETHEUS_EXPORTER:
+        return [
+            *comment_block(
+                2,
+                f"Your Prometheus's remote-write receiver. {PROMETHEUS_ENV} is its full URL (for "
+                "example http://127.0.0.1:9090/api/v1/write; Prometheus needs "
+                "--web.enable-remote-write-receiver) and has no default. Metric names get "
+                "Prometheus's unit and type suffixes (voicemode_session_duration_seconds_bucket); "
+                "resource attributes go to target_info only. remote_write_queue off: the request "
+                "waits for Prometheus.",
+            ),
+            f"  {name}:",
+            "    http:",
+            f'      endpoint: "{env(PROMETHEUS_ENV)}"',
+            *RETRY_BOUNDED,
+            "    remote_write_queue:",
+            "      enabled: false",
+            "",
+        ]
     if name == WORKER_EXPORTER:
         why = (
             f"The VoiceMode Worker. {WORKER_ENV} is its base URL (no trailing slash); the default "
@@ -470,21 +582,37 @@ def exporter(name: str) -> list[str]:
             f'    endpoint: "{env(USER_ENDPOINT_ENV)}"',
             f'    headers: "{env(USER_HEADERS_ENV)}"',
         ]
+    if name == WORKER_EXPORTER and variant.queued:
+        delivery = [
+            *comment_block(
+                4,
+                "Retried until the Worker takes it, however long that is: only the Worker's "
+                "refusals (400, 413, 415) end a report, as they would without a Collector. The "
+                "queue holds 1000 reports (years of one installation's daily reports); when it "
+                "is full, voicemode-otel is told to resend later. One report per request, as sent.",
+            ),
+            "    timeout: 10s",
+            "    retry_on_failure:",
+            "      enabled: true",
+            "      initial_interval: 5s",
+            "      multiplier: 2",
+            "      max_interval: 5m",
+            "      max_elapsed_time: 0s",
+            "    sending_queue:",
+            "      enabled: true",
+            f"      storage: {QUEUE_STORAGE}",
+            "      sizer: requests",
+            "      queue_size: 1000",
+        ]
+    else:
+        delivery = [*RETRY_BOUNDED, "    sending_queue:", "      enabled: false"]
     return [
         *comment_block(2, why),
         f"  {name}:",
         *target,
         "    compression: gzip",
         "    encoding: proto",
-        "    timeout: 10s",
-        "    retry_on_failure:",
-        "      enabled: true",
-        "      initial_interval: 1s",
-        "      multiplier: 2",
-        "      max_interval: 5s",
-        "      max_elapsed_time: 30s",
-        "    sending_queue:",
-        "      enabled: false",
+        *delivery,
         "",
     ]
 
@@ -493,7 +621,7 @@ def exporters(variant: Variant) -> list[str]:
     """The variant's exporters, after a note on how they deliver."""
     lines = ["exporters:", *comment_block(2, variant.delivery), ""]
     for name in variant.exporters:
-        lines += exporter(name)
+        lines += exporter(name, variant)
     return lines
 
 
@@ -501,6 +629,7 @@ def service(variant: Variant) -> list[str]:
     """One explicit metrics pipeline; no extensions, no own-metrics endpoint."""
     return [
         "service:",
+        *([f"  extensions: [{QUEUE_STORAGE}]"] if variant.queued else []),
         *comment_block(
             2,
             "The Collector's own metrics are off: it opens no port besides the receiver's.",
@@ -511,26 +640,28 @@ def service(variant: Variant) -> list[str]:
         "  pipelines:",
         "    metrics/voicemode:",
         "      receivers: [otlp]",
-        f"      processors: [{', '.join(PROCESSORS)}]",
+        f"      processors: [{', '.join(variant.processors)}]",
         f"      exporters: [{', '.join(variant.exporters)}]",
     ]
 
 
-def render(variant: Variant, contract: Contract) -> str:
+def render(variant: Variant, contract: Contract, release: str) -> str:
     """The whole YAML text of ``variant`` for ``contract``, keys in canonical order."""
     lines = [
-        *header(variant),
+        *header(variant, release),
+        *extensions(variant),
         *receivers(),
-        *processors(contract),
+        *processors(variant, contract),
         *exporters(variant),
         *service(variant),
     ]
     return "\n".join(lines) + "\n"
 
 
-def render_all(contract: Contract) -> dict[str, str]:
-    """File name -> YAML text, for every variant."""
-    return {v.filename: render(v, contract) for v in VARIANTS}
+def render_all(contract: Contract, release: str | None = None) -> dict[str, str]:
+    """File name -> YAML text, for every variant (``release`` defaults to collector/go.mod's)."""
+    release = release or collector_release()
+    return {v.filename: render(v, contract, release) for v in VARIANTS}
 
 
 def load_contract(path: Path = CONTRACT_PATH) -> Contract:

@@ -1,12 +1,18 @@
 """Run every check and test suite, then print one closing line: ``N passed, N failed``.
 
-Called by ``make test`` (and so by CI's ``.ci/run``) with the venvs and Node 22
-already installed. Suites: lint (ruff, ruff format, mypy --strict, tsc), the
-Python tests (pytest, including the end-to-end ones that start the local
-Worker), the real-VoiceMode tests (pytest in ``.venv-voicemode``, where
-voice-mode itself is installed: ``tests/voicemode/``) and the Worker tests
-(vitest in workerd). A lint tool counts as one test. The exit status is
-non-zero if anything failed.
+Called by ``make test`` (and so by CI's ``.ci/run``) with the venvs, Node 22, the
+project's Collector and Prometheus already installed. Suites: lint (ruff, ruff
+format, mypy --strict, tsc), the Python tests (pytest, including the end-to-end
+ones that start the local Worker), the Collector tests (pytest ``-m collector``:
+the project's own Collector on the shipped configs, with the Worker, a capture
+backend and Prometheus), the real-VoiceMode tests (pytest in
+``.venv-voicemode``, where voice-mode itself is installed: ``tests/voicemode/``)
+and the Worker tests (vitest in workerd). A lint tool counts as one test. The
+exit status is non-zero if anything failed.
+
+The Collector suite is skipped, saying why, on a machine that cannot build the
+Collector (no Go) or install Prometheus; under ``CI=true`` every skip in it
+counts as a failure instead, so CI cannot pass without running it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 VENV_BIN = Path(sys.executable).parent
 VOICEMODE_VENV = ROOT / ".venv-voicemode"
 VOICEMODE_TESTS = "tests/voicemode"
+COLLECTOR_MARK = "collector"
 
 
 @dataclass
@@ -70,7 +77,27 @@ def lint() -> Tally:
 
 def pytest_suite() -> Tally:
     banner("Python tests (pytest)")
-    return _pytest(VENV_BIN / "pytest", ARTIFACTS / "pytest.xml")
+    return _pytest(VENV_BIN / "pytest", ARTIFACTS / "pytest.xml", "-m", f"not {COLLECTOR_MARK}")
+
+
+def in_ci() -> bool:
+    """Whether this is CI (``CI=true``), where nothing may be skipped for want of a tool."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def skips_fail(tally: Tally, ci: bool) -> Tally:
+    """``tally`` with its skips counted as failures when ``ci``: CI must run the whole suite."""
+    if not ci or not tally.skipped:
+        return tally
+    print(f"FAILED: {tally.skipped} tests skipped under CI=true (the SKIPPED reasons are above)", flush=True)
+    return Tally(passed=tally.passed, failed=tally.failed + tally.skipped)
+
+
+def collector_suite() -> Tally:
+    """The tests marked ``collector``; in CI a skipped one (no Go, no Prometheus) is a failure."""
+    banner("Collector tests (pytest -m collector: the project's Collector, Worker, backends, Prometheus)")
+    tally = _pytest(VENV_BIN / "pytest", ARTIFACTS / "pytest-collector.xml", "-m", COLLECTOR_MARK)
+    return skips_fail(tally, in_ci())
 
 
 def voicemode_suite() -> Tally:
@@ -141,6 +168,7 @@ def main() -> int:
     total.add(lint())
     if not args.lint_only:
         total.add(pytest_suite())
+        total.add(collector_suite())
         total.add(voicemode_suite())
         total.add(worker_suite())
     if total.skipped:

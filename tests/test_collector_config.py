@@ -1,12 +1,13 @@
-"""Structural tests of collector-config/.
+"""Structural tests of collector-config/, and `validate` by the project's own Collector.
 
-No Collector binary can be installed here (shared/reference/toolchain.md), so these tests read
-the YAML the way the Collector would and check what it would do with it: every pipeline
-references defined, real contrib components; endpoints come from the environment with loopback
-defaults; and the allow-lists and closed value sets in the processors are exactly those of
-voicemode_otel/contract.json. The parsing here is independent of scripts/make_collector_config.py
-(which writes the YAML), and every check is also run on a deliberately broken copy to show it can
-fail. When `otelcol-contrib` is on PATH, `otelcol-contrib validate` runs as well.
+The Collector itself says whether a config loads (`otelcol-voicemode validate`, at the end; the
+live runs are tests/test_collector_*.py). What it cannot say is whether the config does what
+the project promises, so these tests read the YAML and check that: endpoints come from the
+environment with loopback defaults; the allow-lists and closed value sets in the processors are
+exactly those of voicemode_otel/contract.json; only privacy-reviewed processors run; delivery
+settings are the documented ones. The parsing here is independent of
+scripts/make_collector_config.py (which writes the YAML), and every check is also run on a
+deliberately broken copy to show it can fail.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
+from localcollector import MAIN_BINARY, PROMETHEUS_BINARY, LocalCollector, run_command, unavailable_reason
 
 from voicemode_otel.contract import Contract, parse_contract
 
@@ -36,10 +36,12 @@ CONTRACT_PATH = ROOT / "voicemode_otel" / "contract.json"
 GENERATOR_PATH = ROOT / "scripts" / "make_collector_config.py"
 FAN_OUT = "voicemode.yaml"
 ALTERNATIVE_SINK = "voicemode-alternative-sink.yaml"
-FILES = (FAN_OUT, ALTERNATIVE_SINK)
+PROMETHEUS = "voicemode-prometheus.yaml"
+FILES = (FAN_OUT, ALTERNATIVE_SINK, PROMETHEUS)
 
 # Component types of the otelcol-contrib distribution, v0.159.0 (the current release when this was
-# written). Which modules the distribution contains is its manifest,
+# written; `otelcol-voicemode components` at v0.161.0 names the same types). Which modules the
+# distribution contains is its manifest,
 #   https://github.com/open-telemetry/opentelemetry-collector-releases/blob/main/distributions/otelcol-contrib/manifest.yaml
 # and each module's type name is the `type:` field of its metadata.yaml (older names are that
 # file's `deprecated_type:`), read at:
@@ -65,16 +67,25 @@ FILES = (FAN_OUT, ALTERNATIVE_SINK)
 #   https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/processor/cumulativetodeltaprocessor/README.md
 #   https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/pkg/ottl/ottlfuncs/README.md
 #   https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/pkg/ottl/contexts
+#   plus extension/storage/filestorage (file_storage), processor/deltatocumulativeprocessor
+#   (delta_to_cumulative, was deltatocumulative) and exporter/prometheusremotewriteexporter
+#   (prometheus_remote_write, was prometheusremotewrite), as their metadata.yaml at v0.161.0 say
 KNOWN_CONTRIB_TYPES: dict[str, frozenset[str]] = {
     "receivers": frozenset({"otlp", "nop"}),
-    "processors": frozenset({"batch", "memory_limiter", "filter", "transform", "cumulative_to_delta"}),
-    "exporters": frozenset({"otlp_grpc", "otlp_http", "debug", "nop"}),
-    "extensions": frozenset({"zpages"}),
+    "processors": frozenset(
+        {"batch", "memory_limiter", "filter", "transform", "cumulative_to_delta", "delta_to_cumulative"}
+    ),
+    "exporters": frozenset({"otlp_grpc", "otlp_http", "debug", "nop", "prometheus_remote_write"}),
+    "extensions": frozenset({"zpages", "file_storage"}),
 }
 # Deprecated aliases still accepted by v0.159.0 but due for removal: the configs must not use them.
 DEPRECATED_TYPES: dict[str, dict[str, str]] = {
-    "processors": {"cumulativetodelta": "cumulative_to_delta"},
-    "exporters": {"otlp": "otlp_grpc", "otlphttp": "otlp_http"},
+    "processors": {"cumulativetodelta": "cumulative_to_delta", "deltatocumulative": "delta_to_cumulative"},
+    "exporters": {
+        "otlp": "otlp_grpc",
+        "otlphttp": "otlp_http",
+        "prometheusremotewrite": "prometheus_remote_write",
+    },
 }
 COMPONENT_KINDS = ("extensions", "receivers", "processors", "exporters")
 CANONICAL_ORDER = ("extensions", "receivers", "processors", "exporters", "service")  # style.md item 7
@@ -82,7 +93,9 @@ CANONICAL_ORDER = ("extensions", "receivers", "processors", "exporters", "servic
 # Processors reviewed for privacy: none of them can add a resource attribute (unlike e.g.
 # resourcedetection, resource, k8sattributes, attributes), and the transform statements are
 # checked separately. A new processor type needs a review before it joins this set.
-REVIEWED_PROCESSORS = frozenset({"memory_limiter", "filter", "cumulative_to_delta", "transform"})
+REVIEWED_PROCESSORS = frozenset(
+    {"memory_limiter", "filter", "cumulative_to_delta", "transform", "delta_to_cumulative"}
+)
 EXPECTED_PROCESSORS = [
     "memory_limiter",
     "filter/contract",
@@ -90,9 +103,14 @@ EXPECTED_PROCESSORS = [
     "filter/delta_only",
     "transform/contract",
 ]
+# Prometheus stores running totals: the clean deltas are summed last, and only there.
+EXPECTED_PROCESSORS_BY_FILE = {PROMETHEUS: [*EXPECTED_PROCESSORS, "delta_to_cumulative"]}
 
 WORKER_ENV = "VOICEMODE_WORKER_ENDPOINT"
 USER_ENDPOINT_ENV = "USER_OTLP_ENDPOINT"
+PROMETHEUS_ENV = "PROMETHEUS_REMOTE_WRITE_ENDPOINT"
+# The user's own sinks have no default: the Collector must not guess where their data goes.
+USER_SINK_ENVS = frozenset({USER_ENDPOINT_ENV, PROMETHEUS_ENV})
 HOST_ENV = "VOICEMODE_COLLECTOR_HOST"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -226,6 +244,8 @@ def endpoints(config: dict[str, Any]) -> dict[str, str]:
         for key in ("endpoint", "metrics_endpoint"):
             if key in (body or {}):
                 found[f"exporters.{exporter}.{key}"] = body[key]
+        if "endpoint" in ((body or {}).get("http") or {}):
+            found[f"exporters.{exporter}.http.endpoint"] = body["http"]["endpoint"]
     return found
 
 
@@ -293,7 +313,7 @@ def endpoint_problems(s: Subject, _: Contract) -> list[str]:
         if not refs:
             problems.append(f"{where} is a literal ({value!r}), not read from the environment")
         for name, default in refs:
-            if not default and name != USER_ENDPOINT_ENV:
+            if not default and name not in USER_SINK_ENVS:
                 problems.append(f"{where}: {name} has no default")
         resolved = resolve(value, {})
         if resolved is not None and host_port(resolved)[0] not in LOOPBACK:
@@ -312,9 +332,10 @@ def endpoint_problems(s: Subject, _: Contract) -> list[str]:
 def processor_problems(s: Subject, _: Contract) -> list[str]:
     """The pipeline runs the reviewed processors, in order, failing closed on OTTL errors."""
     problems = []
+    expected = EXPECTED_PROCESSORS_BY_FILE.get(s.filename, EXPECTED_PROCESSORS)
     for name, pipeline in pipelines(s.config).items():
-        if pipeline.get("processors") != EXPECTED_PROCESSORS:
-            problems.append(f"pipeline {name} runs {pipeline.get('processors')}, not {EXPECTED_PROCESSORS}")
+        if pipeline.get("processors") != expected:
+            problems.append(f"pipeline {name} runs {pipeline.get('processors')}, not {expected}")
         for component in pipeline.get("processors", []):
             if component.split("/", 1)[0] not in REVIEWED_PROCESSORS:
                 problems.append(f"pipeline {name} runs {component}, which is not privacy-reviewed")
@@ -440,42 +461,64 @@ def leak_problems(s: Subject, _: Contract) -> list[str]:
 
 
 def exporter_problems(s: Subject, _: Contract) -> list[str]:
-    """Exporters gzip, retry a bounded time, hold no queue; the Worker URL ends in /v1/metrics."""
+    """Delivery is the documented one: the user's sinks answer the client, the Worker's copy is queued.
+
+    Every OTLP exporter gzips. The exporters to the user's own sinks hold no queue and retry a
+    bounded time, so the client's request waits for them and a failure reaches the client (which
+    resends). The fan-out's Worker exporter queues on disk (a file_storage extension of this
+    config) and retries without end, so no Worker fault makes the client resend (and the user's
+    backend receive a report twice). The Worker URL ends in /v1/metrics.
+    """
     problems = []
     for name, body in (s.config.get("exporters") or {}).items():
         body = body or {}
-        if body.get("compression") != "gzip":
+        kind = name.split("/", 1)[0]
+        if kind == "otlp_http" and body.get("compression") != "gzip":
             problems.append(f"{name} does not gzip")
         retry = body.get("retry_on_failure") or {}
-        limit = str(retry.get("max_elapsed_time", "300s"))
-        if retry.get("enabled") is not True or not 0 < seconds(limit) <= 300:
-            problems.append(f"{name} retries are not bounded to (0, 5m]: {retry}")
-        if (body.get("sending_queue") or {}).get("enabled") is not False:
-            problems.append(f"{name} queues data instead of answering the client")
-        if WORKER_ENV in json.dumps(body) and not str(body.get("metrics_endpoint", "")).endswith(
-            "/v1/metrics"
-        ):
+        limit = seconds(str(retry.get("max_elapsed_time", "300s")))
+        queue = body.get("sending_queue") or {}
+        to_worker = WORKER_ENV in json.dumps(body)
+        if retry.get("enabled") is not True:
+            problems.append(f"{name} does not retry")
+        if to_worker and s.filename == FAN_OUT:
+            storage = queue.get("storage")
+            if queue.get("enabled") is not True or storage not in (s.config.get("extensions") or {}):
+                problems.append(f"{name} does not queue the Worker's copy on disk: {queue}")
+            elif not str(storage).startswith("file_storage"):
+                problems.append(f"{name} queues in {storage}, not a file_storage extension")
+            if limit != 0:
+                problems.append(f"{name} gives up on the Worker after {limit} s (queued reports are lost)")
+        else:
+            if not 0 < limit <= 300:
+                problems.append(f"{name} retries are not bounded to (0, 5m]: {retry}")
+            if queue.get("enabled") is not False and kind == "otlp_http":
+                problems.append(f"{name} queues data instead of answering the client")
+            if kind == "prometheus_remote_write" and (body.get("remote_write_queue") or {}).get("enabled"):
+                problems.append(f"{name} queues data instead of answering the client")
+        if to_worker and not str(body.get("metrics_endpoint", "")).endswith("/v1/metrics"):
             problems.append(f"{name} does not post to the Worker's /v1/metrics")
     return problems
 
 
 def sink_problems(s: Subject, _: Contract) -> list[str]:
-    """The fan-out sends to the Worker and the user's backend; the alternative sink only to the latter."""
+    """The fan-out sends to the Worker and the user's backend; the others only to the user's sink."""
     problems = []
     exporters = s.config.get("exporters") or {}
+    user_sink = PROMETHEUS_ENV if s.filename == PROMETHEUS else USER_ENDPOINT_ENV
     for name, pipeline in pipelines(s.config).items():
         targets = [set(ENV_REF.findall(json.dumps(exporters.get(e)))) for e in pipeline.get("exporters", [])]
         names = [{ref for ref, _ in t} for t in targets]
         to_worker = sum(WORKER_ENV in n for n in names)
-        to_user = sum(USER_ENDPOINT_ENV in n for n in names)
+        to_user = sum(user_sink in n for n in names)
         want_worker = 1 if s.filename == FAN_OUT else 0
         if (to_worker, to_user, len(names)) != (want_worker, 1, want_worker + 1):
             problems.append(
                 f"pipeline {name} of {s.filename} exports to {pipeline.get('exporters')}: "
-                f"{to_worker} to the Worker, {to_user} to the user's backend"
+                f"{to_worker} to the Worker, {to_user} to the user's sink"
             )
-    if s.filename == ALTERNATIVE_SINK and WORKER_ENV in s.text:
-        problems.append("the alternative sink mentions the Worker endpoint")
+    if s.filename != FAN_OUT and WORKER_ENV in s.text:
+        problems.append(f"{s.filename} mentions the Worker endpoint")
     return problems
 
 
@@ -587,6 +630,8 @@ def services_first(s: Subject) -> Subject:
 
 WORKER = "otlp_http/voicemode_worker"
 USER = "otlp_http/own_backend"
+PROMETHEUS_EXPORTER = "prometheus_remote_write/own_prometheus"
+PROMETHEUS_REF = "${env:PROMETHEUS_REMOTE_WRITE_ENDPOINT}"
 HOST_REF = "${env:VOICEMODE_COLLECTOR_HOST:-127.0.0.1}"
 USER_REF = "${env:USER_OTLP_ENDPOINT}"
 TRANSPORT = 'datapoint.attributes["voicemode.transport"]'
@@ -662,9 +707,25 @@ MUTATIONS: list[tuple[str, str, Mutation, str]] = [
     (
         "exporters",
         FAN_OUT,
-        set_at("exporters", WORKER, "retry_on_failure", "max_elapsed_time", value="0s"),
+        set_at("exporters", WORKER, "retry_on_failure", "max_elapsed_time", value="30s"),
+        "gives up",
+    ),
+    ("exporters", FAN_OUT, set_at("exporters", WORKER, "sending_queue", "enabled", value=False), "on disk"),
+    (
+        "exporters",
+        FAN_OUT,
+        set_at("exporters", USER, "retry_on_failure", "max_elapsed_time", value="0s"),
         "bounded",
     ),
+    (
+        "exporters",
+        PROMETHEUS,
+        set_at("exporters", PROMETHEUS_EXPORTER, "remote_write_queue", "enabled", value=True),
+        "queues",
+    ),
+    ("processors", PROMETHEUS, edit_pipeline("processors", drop="delta_to_cumulative"), "not ["),
+    ("types", PROMETHEUS, renamed("processors", "delta_to_cumulative", "deltatocumulative"), "deprecated"),
+    ("sinks", PROMETHEUS, text(PROMETHEUS_REF, USER_REF), "0 to the user's sink"),
     (
         "exporters",
         ALTERNATIVE_SINK,
@@ -792,22 +853,167 @@ def test_resolve_expands_env_references_like_the_collector(value, environ, expec
     assert resolve(value, environ) == expected
 
 
-@pytest.mark.parametrize("filename", FILES)
-def test_otelcol_contrib_validate_accepts_config(filename, tmp_path):
-    """`otelcol-contrib validate` accepts the config (when the binary is available)."""
-    binary = shutil.which("otelcol-contrib")
-    if binary is None:
-        pytest.skip(
-            "otelcol-contrib is not on PATH (no Collector binary can be installed here); "
-            "the structural checks above stand in for `otelcol-contrib validate`"
-        )
-    environ = {**os.environ, USER_ENDPOINT_ENV: "http://127.0.0.1:9", "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [binary, "validate", "--config", str(CONFIG_DIR / filename)],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=60,
-        check=False,
+# --- the Collector's own verdict (build/otelcol-voicemode*, `make collector`) ---------------------
+
+BINARY_FOR = {FAN_OUT: MAIN_BINARY, ALTERNATIVE_SINK: MAIN_BINARY, PROMETHEUS: PROMETHEUS_BINARY}
+# The Prometheus binary is the main one plus two components: it runs every config.
+RUNS = {MAIN_BINARY: (FAN_OUT, ALTERNATIVE_SINK), PROMETHEUS_BINARY: FILES}
+SINK_ENV = {FAN_OUT: USER_ENDPOINT_ENV, ALTERNATIVE_SINK: USER_ENDPOINT_ENV, PROMETHEUS: PROMETHEUS_ENV}
+
+
+def collector_binary(filename: str) -> Path:
+    """The binary that runs ``filename``; the test is skipped (saying why) where it is not built."""
+    binary = BINARY_FOR[filename]
+    reason = unavailable_reason(binary)
+    if reason is not None:
+        pytest.skip(f"the project's Collector is not available: {reason}")
+    return binary
+
+
+def validate(filename: str, tmp_path: Path, config: Path | None = None, **environ: str) -> str:
+    """`validate` on ``filename`` (or ``config``) with only ``environ``; its output, or "" on success."""
+    result = run_command(
+        collector_binary(filename),
+        "validate",
+        f"--config={config or CONFIG_DIR / filename}",
+        environ={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **environ},
     )
+    return "" if result.returncode == 0 else result.stdout + result.stderr or f"exit {result.returncode}"
+
+
+@pytest.mark.collector
+@pytest.mark.parametrize("filename", FILES)
+def test_collector_validate_accepts_config(filename, tmp_path):
+    """`otelcol-voicemode validate` accepts each shipped config once the user's sink is set."""
+    assert validate(filename, tmp_path, **{SINK_ENV[filename]: "http://127.0.0.1:9"}) == ""
+
+
+@pytest.mark.collector
+@pytest.mark.parametrize("filename", FILES)
+def test_collector_validate_refuses_config_without_user_sink(filename, tmp_path):
+    """Without the user's endpoint the Collector refuses the config rather than guess a destination."""
+    assert "endpoint" in validate(filename, tmp_path)
+
+
+@pytest.mark.collector
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("keep_keys(scope.attributes, [])", "keep_keys(scope.attributes, [)", "invalid syntax"),
+        ("Len(datapoint.exemplars)", "Length(datapoint.exemplars)", "Length"),
+        ("error_mode: propagate", "error_mode: fail-open", "error_mode"),
+        ("check_interval: 1s", "check_intervl: 1s", "check_intervl"),
+    ],
+)
+def test_collector_validate_checks_ottl_and_settings(old, new, expected, tmp_path):
+    """`validate` parses every OTTL statement and setting: a broken copy of the fan-out is refused."""
+    broken = tmp_path / FAN_OUT
+    text = (CONFIG_DIR / FAN_OUT).read_text(encoding="utf-8")
+    assert old in text
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert expected in validate(FAN_OUT, tmp_path, broken, **{USER_ENDPOINT_ENV: "http://127.0.0.1:9"})
+
+
+@pytest.mark.collector
+def test_collector_validate_misses_a_misspelt_exporter_setting_the_structural_check_catches(tmp_path):
+    """otlp_http ignores unknown keys (v0.161.0): validate passes a misspelt retry limit; ours fails it."""
+    text = (
+        (CONFIG_DIR / FAN_OUT)
+        .read_text(encoding="utf-8")
+        .replace("max_elapsed_time: 0s", "max_elapsed_tim: 0s", 1)
+    )
+    broken = tmp_path / FAN_OUT
+    broken.write_text(text, encoding="utf-8")
+    assert validate(FAN_OUT, tmp_path, broken, **{USER_ENDPOINT_ENV: "http://127.0.0.1:9"}) == ""
+    problems = exporter_problems(Subject(FAN_OUT, text, yaml.safe_load(text)), load_contract())
+    assert any("gives up on the Worker" in p for p in problems), problems
+
+
+def component_types(output: str) -> dict[str, set[str]]:
+    """``kind -> types`` from the `components` command's YAML."""
+    listed = yaml.safe_load(output)
+    return {kind: {c["name"] for c in listed.get(kind) or []} for kind in COMPONENT_KINDS}
+
+
+@pytest.mark.collector
+@pytest.mark.parametrize("binary_file", [FAN_OUT, PROMETHEUS])
+def test_collector_has_exactly_the_components_the_configs_use(binary_file):
+    """Each binary holds exactly the component types (current names) its configs use, plus debug."""
+    binary = collector_binary(binary_file)
+    used: dict[str, set[str]] = {kind: set() for kind in COMPONENT_KINDS}
+    for filename in RUNS[binary]:
+        for kind in COMPONENT_KINDS:
+            used[kind] |= {c.split("/", 1)[0] for c in subject(filename).config.get(kind) or {}}
+    used["exporters"].add("debug")
+    result = run_command(binary, "components", environ={"PATH": os.environ["PATH"]})
     assert result.returncode == 0, result.stderr
+    assert component_types(result.stdout) == used
+
+
+@pytest.mark.collector
+def test_collector_components_are_all_of_the_release_go_mod_names():
+    """Every component module compiled in is at the one Collector release collector/go.mod names."""
+    release = GENERATOR.collector_release()
+    for binary_file in (FAN_OUT, PROMETHEUS):
+        result = run_command(
+            collector_binary(binary_file), "components", environ={"PATH": os.environ["PATH"]}
+        )
+        listed = yaml.safe_load(result.stdout)
+        assert listed["buildinfo"]["version"] == release
+        modules = [c["module"] for kind in COMPONENT_KINDS for c in listed.get(kind) or []]
+        assert modules
+        assert {m.rsplit(" ", 1)[1] for m in modules} == {release}, modules
+
+
+GO_REQUIRE = re.compile(
+    r"^\s*(go\.opentelemetry\.io/collector\S*|\S+/opentelemetry-collector-contrib/\S+) (v\S+)", re.M
+)
+
+
+def test_go_mod_pins_one_collector_release():
+    """collector/go.mod holds every Collector module at one release: v0.N and the stable v1.(N-94)."""
+    release = GENERATOR.collector_release()
+    minor = int(release.split(".")[1])
+    stable = f"v1.{minor - 94}.0"
+    versions = dict(GO_REQUIRE.findall((ROOT / "collector" / "go.mod").read_text(encoding="utf-8")))
+    assert len(versions) > 20
+    assert {v for v in versions.values() if v.startswith("v0.")} == {release}
+    assert {v for v in versions.values() if v.startswith("v1.")} == {stable}
+    assert GENERATOR.collector_release(ROOT / "collector" / "go.mod") in (CONFIG_DIR / FAN_OUT).read_text()
+
+
+MODULE = (
+    r"(?:go\.opentelemetry\.io/collector|github\.com/open-telemetry/opentelemetry-collector-contrib)"
+    r"/(?:receiver|processor|exporter|extension)/[a-z/]+"
+)
+DEBUG_MODULE = "go.opentelemetry.io/collector/exporter/debugexporter"
+
+
+def test_readme_lists_every_component_module_the_binaries_hold():
+    """collector-config/README.md's module table names exactly the component modules collector/ holds."""
+    sources = [
+        ROOT / "collector" / "internal" / "components" / "components.go",
+        ROOT / "collector" / "cmd" / "otelcol-voicemode-prometheus" / "main.go",
+    ]
+    compiled = {
+        m for source in sources for m in re.findall(rf'"({MODULE})"', source.read_text(encoding="utf-8"))
+    }
+    listed = set(re.findall(rf"`({MODULE})`", (CONFIG_DIR / "README.md").read_text(encoding="utf-8")))
+    assert len(compiled) == 10
+    assert listed == compiled - {DEBUG_MODULE}
+
+
+@pytest.mark.collector
+@pytest.mark.parametrize("filename", FILES)
+def test_collector_starts_each_config_without_a_warning(filename, tmp_path):
+    """Each config starts (ready) with no warning or error: no deprecated name, no unused setting."""
+    binary = collector_binary(filename)
+    environ = {
+        SINK_ENV[filename]: "http://127.0.0.1:9",
+        "USER_OTLP_HEADERS": "{}",
+        "VOICEMODE_COLLECTOR_QUEUE_DIR": str(tmp_path / "queue"),
+        "HOME": str(tmp_path),
+    }
+    with LocalCollector([CONFIG_DIR / filename], environ, binary=binary) as collector:
+        log = collector.log()
+    assert [line for line in log.splitlines() if "\twarn\t" in line or "\terror\t" in line] == []

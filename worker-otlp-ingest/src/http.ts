@@ -28,8 +28,9 @@ export function errorResponse(status: number, message: string, encoding: Encodin
 	return otlpResponse(encodeStatus(encoding, RPC_FOR_STATUS[status] ?? RPC_CODE.invalidArgument, message), encoding, status, headers);
 }
 
-export function notFound(): Response {
-	return errorResponse(404, "not found");
+/** A 404 in the request's OTLP encoding (JSON for anything else). */
+export function notFound(encoding: Encoding = "json"): Response {
+	return errorResponse(404, "not found", encoding);
 }
 
 export function methodNotAllowed(allow: string): Response {

@@ -8,10 +8,19 @@ import { handleHealth } from "./health";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
 import { errorResponse, methodNotAllowed, notFound } from "./http";
+import { encodingOf, type Encoding } from "./otlp";
 import { minInstallationsFrom } from "./stats";
 import { handleStats } from "./stats-route";
 
 const INSTALLATION_PATH = /^\/v1\/installations\/([^/]+)$/;
+
+/**
+ * The encoding error bodies outside the handlers use: the request's OTLP encoding, so an
+ * OTLP exporter that posted protobuf can read the Status (the Collector's does), else JSON.
+ */
+function errorEncoding(request: Request): Encoding {
+	return encodingOf(request.headers.get("Content-Type")) ?? "json";
+}
 
 async function route(request: Request, env: Env): Promise<Response> {
 	const { pathname } = new URL(request.url);
@@ -36,7 +45,7 @@ async function route(request: Request, env: Env): Promise<Response> {
 	if (pathname === "/healthz") {
 		return method === "GET" ? new Response("ok\n") : methodNotAllowed("GET");
 	}
-	return notFound();
+	return notFound(errorEncoding(request));
 }
 
 export default {
@@ -47,7 +56,7 @@ export default {
 			// Handlers return their own errors; anything reaching here is a bug or a D1
 			// outage. Log it, and answer retryably without a stack or message.
 			console.error("unhandled", error instanceof Error ? error.name : typeof error);
-			return errorResponse(503, "temporarily unavailable", "json", { "Retry-After": "60" });
+			return errorResponse(503, "temporarily unavailable", errorEncoding(request), { "Retry-After": "60" });
 		}
 	},
 	async scheduled(controller, env): Promise<void> {
