@@ -28,7 +28,7 @@ from collector_helpers import (
     valid_request,
     wait_for,
 )
-from helpers import cli
+from helpers import cli, logged_report, send_over
 from localcollector import LocalCollector
 from localworker import LocalWorker
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -152,3 +152,31 @@ def test_grpc_receiver_takes_the_same_report_as_http(
     assert stored_rows(worker, via_id) == stored_rows(worker, direct_id)
     [arrived] = backend.captured
     assert canonical(arrived.request()) == canonical(request)
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json", "grpc"])
+def test_each_client_protocol_through_the_fan_out_stores_what_a_direct_send_stores(
+    worker: LocalWorker, backend: CaptureServer, tmp_path: Path, protocol: str
+) -> None:
+    """The real `send` over each OTLP protocol into the Collector stores the rows a direct send stores."""
+    if protocol == "grpc":
+        pytest.importorskip("grpc", reason="grpcio is not installed (the [grpc] extra: make venv)")
+    now = clear_of_the_hour()
+    direct = installation(tmp_path, "direct", now)
+    via = installation(tmp_path, "via-collector", now)
+    environ = fan_out_environ(worker.base_url, backend.base_url, tmp_path / "queue")
+    with LocalCollector([FAN_OUT], environ) as collector:
+        assert send(direct, worker.metrics_url)["outcome"] == "delivered"
+        # The user's own endpoint: gRPC takes the receiver's address, HTTP the full metrics URL.
+        endpoint = f"http://{collector.grpc_target}" if protocol == "grpc" else collector.metrics_url
+        result = send_over(via, protocol, endpoint)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "delivered" in result.stdout
+        assert wait_for(lambda: stored_rows(worker, telemetry_id(via))["reports"], what="the Worker's copy")
+        assert stored_rows(worker, telemetry_id(via)) == stored_rows(worker, telemetry_id(direct))
+        assert "partial success" not in collector.log().lower()
+
+    [arrived] = backend.captured
+    assert arrived.path == "/v1/metrics"
+    assert canonical(arrived.request()) == canonical(logged_report(via))
+    assert leaks(arrived.request()) == []
