@@ -22,8 +22,7 @@ Precedence, first match wins (design §2):
 6. Otherwise: not asked.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` (it costs the host a module import; see __init__).
 import os
 import stat  # loaded by the interpreter at start-up already: free
 
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
     """(state, human-readable reason, raw preference value, source)."""
 
 
-def base_dir(environ: Mapping[str, str]) -> str:
+def base_dir(environ: "Mapping[str, str]") -> str:
     """``$VOICEMODE_BASE_DIR``, else ``~/.voicemode`` — VoiceMode's own rule."""
     configured = environ.get(BASE_DIR_VARIABLE, "").strip()
     return (
@@ -58,7 +57,7 @@ def base_dir(environ: Mapping[str, str]) -> str:
     )
 
 
-def assignment(line: str) -> tuple[str, str, str, str] | None:
+def assignment(line: str) -> "tuple[str, str, str, str] | None":
     """``(indent, export prefix, key, raw value)`` if ``line`` assigns a variable, like a shell.
 
     Accepts ``KEY=value`` and ``export KEY=value`` with any leading blanks.
@@ -89,7 +88,7 @@ def unquote(raw: str) -> str:
     return value
 
 
-def split_lines(text: str) -> list[str]:
+def split_lines(text: str) -> "list[str]":
     """Lines with their endings, split at newlines only, as a shell reads them.
 
     (``str.splitlines`` also splits at vertical tabs, form feeds and other
@@ -103,10 +102,12 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def parse(text: str) -> dict[str, str]:
-    """Every assignment in ``text``; a later line wins, as in a shell."""
+def parse(text: str, only: "str | None" = None) -> "dict[str, str]":
+    """Every assignment in ``text`` (of the variable ``only``, if given); a later line wins, as in a shell."""
     values: dict[str, str] = {}
     for raw in split_lines(text):
+        if only is not None and only not in raw:  # cheaper than parsing every line of VoiceMode's 400
+            continue
         line = raw[:-1] if raw.endswith("\n") else raw
         found = assignment(line[:-1] if line.endswith("\r") else line)
         if found is not None:
@@ -114,9 +115,10 @@ def parse(text: str) -> dict[str, str]:
     return values
 
 
-_cache: dict[str, tuple[tuple[int, int, int], dict[str, str]]] = {}
+_cache: "dict[str, tuple[tuple[int, int, int], dict[str, str]]]" = {}
 MAX_ENV_FILE_BYTES = 1 << 20
 """VoiceMode's settings are a few kilobytes; a bigger "voicemode.env" is not one to parse."""
+_PREFERENCE_BYTES = PREFERENCE_VARIABLE.encode("ascii")
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -128,8 +130,11 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_env_file(path: str) -> tuple[dict[str, str], bool, str | None]:
+def read_env_file(path: str) -> "tuple[dict[str, str], bool, str | None]":
     """``(values, exists, error)``; re-parsed only when the file changes (one ``stat`` otherwise).
+
+    ``values`` holds the ``VOICEMODE_TELEMETRY`` assignment, if any: the only
+    setting consent reads from the file.
 
     Never blocks and never fails: a FIFO, a directory or a device in the
     file's place is reported, not opened for reading (``O_NONBLOCK`` and an
@@ -161,7 +166,13 @@ def read_env_file(path: str) -> tuple[dict[str, str], bool, str | None]:
             os.close(fd)
     except OSError as error:
         return {}, True, f"cannot read {path}: {error.strerror}"
-    values = parse(data.decode("utf-8", "surrogateescape"))
+    # Only the one variable is ever looked up: a file that never names it (VoiceMode's
+    # default template: 400 lines, 14 kB) is not parsed at all on the host's start-up path.
+    values = (
+        parse(data.decode("utf-8", "surrogateescape"), only=PREFERENCE_VARIABLE)
+        if _PREFERENCE_BYTES in data
+        else {}
+    )
     _cache[path] = (signature, values)
     return values, True, None
 
@@ -176,7 +187,7 @@ def forget_cached(path: str) -> None:
     _cache.pop(path, None)
 
 
-def decide(base: str, environ: Mapping[str, str]) -> Decision:
+def decide(base: str, environ: "Mapping[str, str]") -> "Decision":
     """The decision for ``base`` (VoiceMode's base directory) under ``environ``."""
     dnt = environ.get(DO_NOT_TRACK)
     if dnt is not None and dnt.strip().lower() not in NO:
@@ -203,7 +214,7 @@ def decide(base: str, environ: Mapping[str, str]) -> Decision:
     return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE} is not set)", None, "default"
 
 
-def _preference(raw: str, source: str, where: str) -> Decision:
+def _preference(raw: str, source: str, where: str) -> "Decision":
     value = raw.strip().lower()
     if value in YES:
         return ON, f"{PREFERENCE_VARIABLE}={raw} {where} (opted in)", raw, source
