@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 from voicemode_otel import consent, enrollment, erasure, exporter_config, state, transparency
 from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, shown
-from voicemode_otel.schedule import next_due, next_period
+from voicemode_otel.periods import HOUR, Period, shown
+from voicemode_otel.schedule import next_due, next_period, period_start
 
 if TYPE_CHECKING:
     from voicemode_otel.sessions import SessionReader
@@ -65,6 +65,8 @@ class Outcome(enum.Enum):
     WITHDRAWN = "withdrawn"
     LOCAL = "kept-locally"
     STORAGE = "cannot-write"
+    SETTINGS = "invalid-settings"
+    """An endpoint is set, but another setting (protocol, TLS files) keeps anything from being sent."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class RunResult:
     periods: tuple[str, ...] = ()
     next_attempt: datetime | None = None
     """When the background thread should look again (None: nothing scheduled)."""
+    erasure: tuple[erasure.Attempt, ...] = ()
+    """What this run did for an erasure an opt-out still owes (attempts that waited are left out)."""
 
 
 @contextlib.contextmanager
@@ -127,14 +131,21 @@ def _backoff(failures: int) -> timedelta:
 
 def run(config: RunConfig) -> RunResult:
     """Do the delivery work that is due now; never raises for I/O or network trouble."""
+    erased: list[erasure.Attempt] = []
+    result = _run(config, config.clock(), erased)
+    return replace(result, erasure=tuple(erased)) if erased else result
+
+
+def _run(config: RunConfig, now: datetime, erased: list[erasure.Attempt]) -> RunResult:
     paths, env = config.paths, config.environ
     decision = consent.decide(paths, env)
-    now = config.clock()
     try:
         if decision.revoked and _has_id_or_state(paths, decision):
             erasure.give_up_id(paths, now, env, keep_local=decision.local)
         if decision.state is not consent.State.PAUSED:
-            erasure.attempt(paths, env, now)
+            # `send` ignores the client's own backoff for an owed erasure as for a report.
+            attempts = erasure.attempt(paths, env, now, force=config.ignore_backoff)
+            erased.extend(a for a in attempts if a.outcome != "waiting")
         if not decision.collecting:
             return RunResult(Outcome.OFF, f"telemetry is off: {decision.reason}")
         if decision.local:
@@ -143,8 +154,10 @@ def run(config: RunConfig) -> RunResult:
     except OSError as error:
         return RunResult(Outcome.STORAGE, f"nothing sent: {error}")
     settings = exporter_config.resolve(env)
-    if settings.problem or not settings.endpoint:
+    if not settings.endpoint:
         return RunResult(Outcome.NO_ENDPOINT, f"nothing sent: {settings.problem}")
+    if settings.problem:  # the endpoint is fine; another setting is not (the outcome names which)
+        return RunResult(Outcome.SETTINGS, f"nothing sent: {settings.problem}")
     try:
         with _exclusive(paths) as acquired:
             if not acquired:
@@ -183,7 +196,7 @@ def _work(
             period = next_period(current, enrolled.opted_in_at, now, settings.cadence, force=config.force)
             if period is None:
                 due = next_due(current, enrolled.opted_in_at, settings.cadence)
-                message = f"no report is due until {shown(due)}"
+                message = _not_due(config, current, enrolled, due, done=bool(outcomes))
                 return RunResult(_overall(outcomes), message, tuple(done), due)
             pending = _prepare(config, enrolled, period, now, settings.endpoint or "", reader)
             if pending is None:
@@ -201,6 +214,26 @@ def _work(
         if last.outcome in (Outcome.RETRY, Outcome.WITHDRAWN):
             return replace(last, periods=tuple(done))
     return replace(last, periods=tuple(done))
+
+
+def _not_due(
+    config: RunConfig,
+    current: state.DeliveryState,
+    enrolled: enrollment.Enrollment,
+    due: datetime,
+    *,
+    done: bool,
+) -> str:
+    """When the next report can really go: by `send` once its first hour has ended, by itself at ``due``."""
+    if not config.force:
+        return f"no report is due until {shown(due)}"
+    start = period_start(current, enrolled.opted_in_at)
+    sendable = start + HOUR  # with `force`, nothing is due only while the period's first hour runs
+    return (
+        f"{'' if done else 'nothing to send yet: '}the next report starts at {shown(start)}; "
+        f"`voicemode-otel send` can send it from {shown(sendable)}, "
+        f"and VoiceMode sends it by itself from {shown(due)}"
+    )
 
 
 def _waiting(

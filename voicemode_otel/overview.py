@@ -164,6 +164,8 @@ def render(status: Status) -> str:
         lines.append(f"ID:        (none) — {status.id_problem}")
     elif status.consent.local:
         lines.append("ID:        (none: local mode never sends, so no ID exists)")
+    elif on and not status.telemetry_id:  # after `forget`, or consent from the environment
+        lines.append("ID:        (none yet: a new one is created with the next report)")
     else:
         lines.append(f"ID:        {status.telemetry_id or '(none: created only when you opt in)'}")
     if status.local_since:
