@@ -94,7 +94,7 @@ def test_preview_without_consent_shows_what_would_be_sent(paths: Paths) -> None:
     result = run(paths, "preview")
     assert result.returncode == 0
     assert "Telemetry is OFF" in result.stdout and "00000000-0000-4000-8000-000000000000" in result.stdout
-    assert "voicemode.session.duration (s):" in result.stdout
+    assert "voicemode.session.duration (s)" in result.stdout
     only_json = run(paths, "preview", "--json")
     body = json.loads(only_json.stdout)
     assert body["resourceMetrics"][0]["scopeMetrics"][0]["scope"]["name"] == "voicemode"

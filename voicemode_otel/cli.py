@@ -169,15 +169,17 @@ def _set(mode: str) -> Callable[[Paths, argparse.Namespace, TextIO], int]:
 
 
 def _preview(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-    from voicemode_otel import next_report
+    from voicemode_otel import next_report, preview_text
 
     built = next_report.build(paths, exec_source="cli")
     if args.json:
         out.write(built.to_json() + "\n")
-    else:
-        out.write(next_report.render_summary(built) + "\n\nWhat is collected:\n" + texts.what_is_collected())
-        out.write("\n\nOTLP/JSON body:\n" + built.to_json() + "\n")
-    return 0
+        return EXIT_OK
+    width = max(40, min(100, shutil.get_terminal_size(fallback=(80, 24)).columns))
+    out.write(preview_text.render_summary(built, width) + "\n")  # one screen: the summary first
+    if args.body:
+        out.write("\nOTLP/JSON body:\n" + built.to_json() + "\n")
+    return EXIT_OK
 
 
 def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:

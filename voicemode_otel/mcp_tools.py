@@ -68,7 +68,8 @@ class PreviewResult(TypedDict):
     """What telemetry_preview returns."""
 
     enabled: bool
-    period: str
+    period: str | None
+    """None when no period has ended since the last report (nothing would be sent)."""
     sessions: int
     schema_versions: dict[str, int]
     text: str
@@ -187,15 +188,15 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.tool(name="telemetry_preview", annotations={"readOnlyHint": True, "openWorldHint": False})
     def telemetry_preview() -> PreviewResult:
         """The exact report that would be sent next (nothing is sent), with a readable summary."""
-        from voicemode_otel import next_report, otlp_json
+        from voicemode_otel import next_report, otlp_json, preview_text
 
         built = next_report.build(paths())
         return PreviewResult(
             enabled=built.consent.enabled,
-            period=built.period.label(),
+            period=built.period.label() if built.period else None,
             sessions=built.session_count,
             schema_versions=dict(built.read_stats.schema_versions),
-            text=next_report.render_summary(built),
+            text=preview_text.render_summary(built),
             otlp_json=otlp_json.to_dict(built.request),
         )
 
