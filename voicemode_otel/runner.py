@@ -47,7 +47,11 @@ def _seconds_until_work(paths: Paths, environ: Mapping[str, str], now: datetime,
     current = state.load_local(paths) if local else state.load_state(paths)
     if current.opted_in_at is None:
         return 0.0
-    if not local and paths.pending_file.exists():
+    if not local and current.clock_local_time is not None:  # held for a wrong clock
+        if now < current.clock_local_time - enrollment.CLOCK_SKEW:
+            return 0.0  # the clock was set back since: ask the server again now
+        wake = current.retry_not_before or now
+    elif not local and paths.pending_file.exists():
         wake = current.retry_not_before or now
     else:
         wake = schedule.next_due(current, current.opted_in_at, exporter_config.resolve(environ).cadence)

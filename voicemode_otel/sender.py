@@ -20,7 +20,7 @@ import math
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Literal
@@ -39,9 +39,17 @@ from voicemode_otel.network_errors import printable
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["ConsentWithdrawn", "ReportSender", "SendResult", "abort_all", "retry_after_seconds"]
+__all__ = [
+    "ConsentWithdrawn",
+    "ReportSender",
+    "SendResult",
+    "abort_all",
+    "data_points",
+    "retry_after_seconds",
+    "server_time",
+]
 
-Outcome = Literal["delivered", "retry", "dropped", "withdrawn"]
+Outcome = Literal["delivered", "refused", "retry", "dropped", "withdrawn"]
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression}
 _USER_AGENT = f"OTel-OTLP-Exporter-Python/{exporter_version}"
 MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600.0
@@ -64,6 +72,8 @@ class SendResult:
     detail: str
     retry_after_seconds: float | None = None
     rejected_points: int = 0
+    server_time: datetime | None = None
+    """The server's ``Date``: when it judged the report (None without one, or one that is no date)."""
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -81,6 +91,27 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError, OverflowError, IndexError):
         return None
     return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS) if math.isfinite(seconds) else None
+
+
+def server_time(value: str | None) -> datetime | None:
+    """A ``Date`` header as an aware UTC datetime; None if absent or not an HTTP date."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
+
+
+def data_points(metrics: MetricsData) -> int:
+    """How many data points a report carries (to tell a refusal of all of them from a partial one)."""
+    return sum(
+        len(metric.data.data_points)
+        for resource in metrics.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    )
 
 
 def _partial_success(response: requests.Response) -> tuple[int, str]:
@@ -146,7 +177,8 @@ class ReportSender:
             return SendResult("withdrawn", None, answer.cause)
         if answer.response is None:
             return SendResult("retry", None, answer.cause)
-        return self._classify(answer.response)
+        result = self._classify(answer.response, data_points(metrics))
+        return replace(result, server_time=server_time(answer.response.headers.get("date")))
 
     def _format_headers(self) -> dict[str, str]:
         """The headers the OTLP/HTTP request format needs, as the exporter itself would set them."""
@@ -163,11 +195,17 @@ class ReportSender:
             attempt.expire("interrupted: the process is exiting")
 
     @staticmethod
-    def _classify(response: requests.Response) -> SendResult:
+    def _classify(response: requests.Response, points: int) -> SendResult:
         status = response.status_code
         reason = printable(response.reason or "", 80)
         if 200 <= status < 300:
             rejected, message = _partial_success(response)
+            if points and rejected >= points:
+                # Every point refused: the contract judged the report and stored none of it (the
+                # Worker stores a report whole or not at all). Not delivered; resending the same
+                # bytes would be refused again.
+                detail = f"{status}; all {points} points rejected: {printable(message)}"
+                return SendResult("refused", status, detail, rejected_points=rejected)
             detail = f"{status}" + (
                 f"; partial success: {rejected} points rejected: {printable(message)}" if rejected else ""
             )
