@@ -72,7 +72,8 @@ def test_a_clock_ten_years_ahead_is_held_and_reporting_resumes_where_the_server_
     assert "10 years ahead of the server" in status, status
     pending = [e for e in transparency.read(paths) if e["event"] == "pending"]
     assert run(now + TEN_YEARS + timedelta(minutes=30)).outcome.value == "held-for-clock"
-    assert [e for e in transparency.read(paths) if e["event"] == "pending"] == pending  # nothing built or sent
+    # Nothing built or sent while held:
+    assert [e for e in transparency.read(paths) if e["event"] == "pending"] == pending
 
     right = run(datetime.now(UTC))
     assert right.outcome is delivery.Outcome.DELIVERED, right

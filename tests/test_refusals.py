@@ -163,7 +163,7 @@ def test_a_server_without_a_date_is_never_judged(
 def test_the_reporter_sleeps_through_a_hold_and_wakes_when_the_clock_is_set_back(
     setup: tuple[Paths, dict[str, str], datetime], capture: CaptureServer
 ) -> None:
-    """A held reporter thread waits for the recheck, not "now" every hour; a clock set back wakes it at once."""
+    """A held reporter sleeps until the recheck, not "now" hourly; a clock set back wakes it at once."""
     from voicemode_otel import runner
 
     paths, environ, now = setup
