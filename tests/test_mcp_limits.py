@@ -71,7 +71,8 @@ def test_set_preference_registered_on_a_host_takes_only_json_booleans(paths: Pat
 
     async def call() -> Any:
         async with Client(host) as client:
-            return await client.call_tool("telemetry_set_preference", {"enabled": value}, raise_on_error=False)
+            arguments = {"enabled": value}
+            return await client.call_tool("telemetry_set_preference", arguments, raise_on_error=False)
 
     result = asyncio.run(call())
     assert result.is_error and "valid boolean" in result.content[0].text  # type: ignore[union-attr]
@@ -130,7 +131,11 @@ def test_an_oversized_request_costs_bounded_memory_and_is_not_echoed(paths: Path
                 "jsonrpc": "2.0",
                 "id": 1,
                 "method": "initialize",
-                "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
             }
         )
         assert reply()["id"] == 1
@@ -138,7 +143,10 @@ def test_an_oversized_request_costs_bounded_memory_and_is_not_echoed(paths: Path
         send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
         assert reply()["id"] == 2
         before = _peak_rss_kib(process.pid)
-        head = b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"telemetry_preview","arguments":{"x":"'
+        head = (
+            b'{"jsonrpc":"2.0","id":3,"method":"tools/call",'
+            + b'"params":{"name":"telemetry_preview","arguments":{"x":"'
+        )
         send(head + b"A" * SIXTEEN_MIB + b'"}}}')
         refused = reply()
         send({"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
