@@ -358,7 +358,10 @@ def summarize(attempts: list[Attempt]) -> str:
     parts = []
     for item in attempts:
         if item.outcome == "confirmed":
-            parts.append(f"deleted every row of this installation ({item.detail})")
+            parts.append(
+                f"deleted every row of this installation ({item.detail}); its share of the daily and "
+                "weekly totals, which carry no ID, remains"
+            )
         elif item.outcome == "retry":
             parts.append(
                 f"erasure requested but not yet confirmed ({item.detail}); it is retried automatically"
