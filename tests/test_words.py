@@ -61,7 +61,7 @@ def test_the_ip_address_is_not_claimed_unsent() -> None:
 def test_an_erasure_says_the_id_free_totals_remain(
     paths: Paths, capture: CaptureServer, command: str
 ) -> None:
-    """ "deleted every row of this installation" goes with: its share of the ID-free daily totals remains."""
+    """An erasure that deleted every row of the installation says its share of the ID-free totals remains."""
     helpers.delivered_report(paths, capture.url)
     capture.answer(Behaviour(204, body=b""))
     result = helpers.cli(paths.base, command, VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
