@@ -1,240 +1,64 @@
-"""The consent rules themselves, written against ``os`` alone.
+"""The consent rules, by the name the rest of the package uses for them.
 
-``import voicemode_otel; voicemode_otel.start()`` runs in every VoiceMode
-start-up, and opted-out users must not pay for it: this module imports
-nothing the interpreter has not already loaded (no ``re``, ``pathlib``,
-``dataclasses``), so the opted-out path costs a few environment lookups and
-at most one small file read. :mod:`voicemode_otel.consent` wraps these rules
-in types; nothing else restates them.
-
-Precedence, first match wins (design §2):
-
-1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
-2. ``OTEL_SDK_DISABLED=true`` → paused.
-3. ``VOICEMODE_TELEMETRY`` from the environment.
-4. An opt-out that voicemode-otel had to record in its own folder
-   (``telemetry/opted-out``) because ``voicemode.env`` could not be changed → off:
-   an opt-out always takes effect, whatever state that file is in.
-5. ``VOICEMODE_TELEMETRY`` from ``voicemode.env``.
-   For 3 and 5: ``true|1|yes|on`` → on; ``false|0|no|off`` → off; ``local`` →
-   local (reports built and logged here, never sent); ``ask``, empty or
-   anything else → not asked (an unrecognised value is named in the reason).
-6. Otherwise: not asked.
+They live in the package's ``__init__`` (read them there): VoiceMode's
+start-up loads that one module, and a second one would cost every host
+start more than the rules themselves. Everything here is the same object.
 """
 
-# No ``from __future__ import annotations`` (it costs the host a module import; see __init__).
-import os
-import stat  # loaded by the interpreter at start-up already: free
+from voicemode_otel import (
+    ASK,
+    BASE_DIR_VARIABLE,
+    DO_NOT_TRACK,
+    ENV_FILE_NAME,
+    LOCAL,
+    LOCAL_VALUES,
+    MAX_ENV_FILE_BYTES,
+    NO,
+    NOT_ASKED,
+    OFF,
+    ON,
+    OPT_OUT_MARKER_NAME,
+    PAUSED,
+    PREFERENCE_VARIABLE,
+    SDK_DISABLED,
+    STATE_DIR_NAME,
+    YES,
+    assignment,
+    base_dir,
+    decide,
+    forget_cached,
+    opt_out_marker,
+    parse,
+    read_env_file,
+    split_lines,
+    unquote,
+)
 
-TYPE_CHECKING = False  # ``typing`` is not free to import; mypy honours this name
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-PREFERENCE_VARIABLE = "VOICEMODE_TELEMETRY"
-DO_NOT_TRACK = "DO_NOT_TRACK"
-SDK_DISABLED = "OTEL_SDK_DISABLED"
-BASE_DIR_VARIABLE = "VOICEMODE_BASE_DIR"
-ENV_FILE_NAME = "voicemode.env"
-STATE_DIR_NAME = "telemetry"
-OPT_OUT_MARKER_NAME = "opted-out"
-
-ON, LOCAL, PAUSED, OFF, NOT_ASKED = "on", "local", "paused", "off", "not-asked"
-YES = frozenset({"true", "1", "yes", "on"})
-NO = frozenset({"false", "0", "no", "off"})
-LOCAL_VALUES = frozenset({"local"})
-ASK = "ask"  # VoiceMode's own default: a recognised way to say "not asked yet"
-
-if TYPE_CHECKING:
-    Decision = tuple[str, str, str | None, str]
-    """(state, human-readable reason, raw preference value, source)."""
-
-
-def base_dir(environ: "Mapping[str, str]") -> str:
-    """``$VOICEMODE_BASE_DIR``, else ``~/.voicemode`` — VoiceMode's own rule."""
-    configured = environ.get(BASE_DIR_VARIABLE, "").strip()
-    return (
-        os.path.expanduser(configured) if configured else os.path.join(os.path.expanduser("~"), ".voicemode")
-    )
-
-
-def assignment(line: str) -> "tuple[str, str, str, str] | None":
-    """``(indent, export prefix, key, raw value)`` if ``line`` assigns a variable, like a shell.
-
-    Accepts ``KEY=value`` and ``export KEY=value`` with any leading blanks.
-    """
-    stripped = line.lstrip()
-    indent = line[: len(line) - len(stripped)]
-    export = ""
-    if stripped.startswith("export") and stripped[6:7] in (" ", "\t"):
-        rest = stripped[6:].lstrip()
-        export = stripped[: len(stripped) - len(rest)]
-        stripped = rest
-    key, sep, value = stripped.partition("=")
-    key = key.rstrip()
-    if not sep or not key.isidentifier() or not key.isascii():
-        return None
-    return indent, export, key, value
-
-
-def unquote(raw: str) -> str:
-    """A value as a shell would read it: quotes removed, a trailing `` # comment`` dropped."""
-    value = raw.strip()
-    if value[:1] in ("'", '"'):
-        closing = value.find(value[0], 1)
-        return value[1:closing] if closing != -1 else value[1:]
-    for index, char in enumerate(value):
-        if char == "#" and index > 0 and value[index - 1] in " \t":
-            return value[:index].strip()
-    return value
-
-
-def split_lines(text: str) -> "list[str]":
-    """Lines with their endings, split at newlines only, as a shell reads them.
-
-    (``str.splitlines`` also splits at vertical tabs, form feeds and other
-    separators a shell keeps inside a line, so it could find an assignment
-    no shell would see.)
-    """
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def parse(text: str, only: "str | None" = None) -> "dict[str, str]":
-    """Every assignment in ``text`` (of the variable ``only``, if given); a later line wins, as in a shell."""
-    values: dict[str, str] = {}
-    for raw in split_lines(text):
-        if only is not None and only not in raw:  # cheaper than parsing every line of VoiceMode's 400
-            continue
-        line = raw[:-1] if raw.endswith("\n") else raw
-        found = assignment(line[:-1] if line.endswith("\r") else line)
-        if found is not None:
-            values[found[2]] = unquote(found[3])
-    return values
-
-
-_cache: "dict[str, tuple[tuple[int, int, int], dict[str, str]]]" = {}
-MAX_ENV_FILE_BYTES = 1 << 20
-"""VoiceMode's settings are a few kilobytes; a bigger "voicemode.env" is not one to parse."""
-_PREFERENCE_BYTES = PREFERENCE_VARIABLE.encode("ascii")
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    return "not a regular file"
-
-
-def read_env_file(path: str) -> "tuple[dict[str, str], bool, str | None]":
-    """``(values, exists, error)``; re-parsed only when the file changes (one ``stat`` otherwise).
-
-    ``values`` holds the ``VOICEMODE_TELEMETRY`` assignment, if any: the only
-    setting consent reads from the file.
-
-    Never blocks and never fails: a FIFO, a directory or a device in the
-    file's place is reported, not opened for reading (``O_NONBLOCK`` and an
-    ``fstat`` check), and bytes that are not UTF-8 are kept as they are
-    (``surrogateescape``), so one odd byte in a comment cannot hide the
-    setting on another line. A link is followed, as VoiceMode itself does.
-    """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return {}, False, None
-    except OSError as error:
-        return {}, True, f"cannot read {path}: {error.strerror}"
-    if not stat.S_ISREG(info.st_mode):
-        return {}, True, f"cannot read {path}: it is {_kind(info.st_mode)}"
-    if info.st_size > MAX_ENV_FILE_BYTES:
-        return {}, True, f"cannot read {path}: larger than {MAX_ENV_FILE_BYTES} bytes"
-    signature = (info.st_ino, info.st_mtime_ns, info.st_size)
-    cached = _cache.get(path)
-    if cached is not None and cached[0] == signature:
-        return cached[1], True, None
-    try:
-        fd = os.open(path, _READ_FLAGS)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO since the stat
-                return {}, True, f"cannot read {path}: it is not a regular file"
-            data = os.read(fd, MAX_ENV_FILE_BYTES + 1)
-        finally:
-            os.close(fd)
-    except OSError as error:
-        return {}, True, f"cannot read {path}: {error.strerror}"
-    # Only the one variable is ever looked up: a file that never names it (VoiceMode's
-    # default template: 400 lines, 14 kB) is not parsed at all on the host's start-up path.
-    values = (
-        parse(data.decode("utf-8", "surrogateescape"), only=PREFERENCE_VARIABLE)
-        if _PREFERENCE_BYTES in data
-        else {}
-    )
-    _cache[path] = (signature, values)
-    return values, True, None
-
-
-def opt_out_marker(base: str) -> str:
-    """Where an opt-out is recorded when ``voicemode.env`` could not be changed."""
-    return os.path.join(base, STATE_DIR_NAME, OPT_OUT_MARKER_NAME)
-
-
-def forget_cached(path: str) -> None:
-    """Drop the cached parse after we rewrite the file ourselves."""
-    _cache.pop(path, None)
-
-
-def decide(base: str, environ: "Mapping[str, str]") -> "Decision":
-    """The decision for ``base`` (VoiceMode's base directory) under ``environ``."""
-    dnt = environ.get(DO_NOT_TRACK)
-    if dnt is not None and dnt.strip().lower() not in NO:
-        return PAUSED, f"DO_NOT_TRACK={dnt} is set (universal opt-out)", None, DO_NOT_TRACK
-    if environ.get(SDK_DISABLED, "").strip().lower() == "true":
-        return PAUSED, "OTEL_SDK_DISABLED=true is set", None, SDK_DISABLED
-    if PREFERENCE_VARIABLE in environ:
-        return _preference(environ[PREFERENCE_VARIABLE], "environment", "in the environment")
-    marker = opt_out_marker(base)
-    if os.path.lexists(marker):
-        return (
-            OFF,
-            f"opted out with voicemode-otel (recorded in {marker}, because {ENV_FILE_NAME} "
-            "could not be changed); `voicemode-otel enable` opts in again",
-            "false",
-            OPT_OUT_MARKER_NAME,
-        )
-    env_file = os.path.join(base, ENV_FILE_NAME)
-    values, _, error = read_env_file(env_file)
-    if PREFERENCE_VARIABLE in values:
-        return _preference(values[PREFERENCE_VARIABLE], ENV_FILE_NAME, f"in {env_file}")
-    if error:
-        return NOT_ASKED, f"not asked yet ({error})", None, "default"
-    return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE} is not set)", None, "default"
-
-
-def _preference(raw: str, source: str, where: str) -> "Decision":
-    value = raw.strip().lower()
-    if value in YES:
-        return ON, f"{PREFERENCE_VARIABLE}={raw} {where} (opted in)", raw, source
-    if value in NO:
-        return OFF, f"{PREFERENCE_VARIABLE}={raw} {where} (opted out)", raw, source
-    if value in LOCAL_VALUES:
-        return (
-            LOCAL,
-            f"{PREFERENCE_VARIABLE}={raw} {where} (local only: reports are kept here, never sent)",
-            raw,
-            source,
-        )
-    if value == ASK:
-        return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE}={raw} {where})", raw, source
-    if not value:
-        return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE} is empty {where})", raw, source
-    return (
-        NOT_ASKED,
-        f"unrecognised value {raw.strip()!r} for {PREFERENCE_VARIABLE} {where} "
-        "(treated as not asked; use true, false or local)",
-        raw,
-        source,
-    )
+__all__ = [
+    "ASK",
+    "BASE_DIR_VARIABLE",
+    "DO_NOT_TRACK",
+    "ENV_FILE_NAME",
+    "LOCAL",
+    "LOCAL_VALUES",
+    "MAX_ENV_FILE_BYTES",
+    "NO",
+    "NOT_ASKED",
+    "OFF",
+    "ON",
+    "OPT_OUT_MARKER_NAME",
+    "PAUSED",
+    "PREFERENCE_VARIABLE",
+    "SDK_DISABLED",
+    "STATE_DIR_NAME",
+    "YES",
+    "assignment",
+    "base_dir",
+    "decide",
+    "forget_cached",
+    "opt_out_marker",
+    "parse",
+    "read_env_file",
+    "split_lines",
+    "unquote",
+]
