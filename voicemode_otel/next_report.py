@@ -112,7 +112,10 @@ def _next_report(context: _Context) -> Preview:
     paths, decision = context.paths, context.decision
     pending = state.load_pending(paths, discard_corrupt=False)
     if pending is not None:
-        note = "Telemetry is ON. This report is saved and waiting to be sent; it goes exactly as shown."
+        note = (
+            "Telemetry is ON. This report is already saved and waiting to be sent; it will be sent "
+            "exactly as shown."
+        )
         request = ExportMetricsServiceRequest.FromString(pending.body)
         return Preview(decision, pending.period, request, pending.session_count, note, ReadStats())
     enrolled = enrollment.current(paths)
