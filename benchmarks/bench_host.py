@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import subprocess
 import tempfile
@@ -10,49 +11,180 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from common import PYTHON, Row, clean_env, compile_package, interleaved, median_ms
+from common import PYTHON, ROOT, Row, clean_env
 
 from voicemode_otel import preference, testing
 from voicemode_otel.otlp_capture import Behaviour, CaptureServer
 from voicemode_otel.paths import Paths
 
-RUNS = 100
+RUNS = 300
 HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf")
 
 
-def opted_out() -> list[Row]:
-    compile_package()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = clean_env(DO_NOT_TRACK="1", VOICEMODE_BASE_DIR=tmp)
-        ours = [PYTHON, "-c", "import voicemode_otel; voicemode_otel.start()"]
-        bare = [PYTHON, "-c", "pass"]
-        interleaved([ours, bare], 3, env)  # warm the page cache
-        t_ours, t_bare = interleaved([ours, bare], RUNS, env)
-        modules = subprocess.run(
-            [
-                PYTHON,
-                "-c",
-                "import sys; b=set(sys.modules); import voicemode_otel; voicemode_otel.start(); "
-                "print(' '.join(sorted(set(sys.modules)-b)))",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-    ratio = median_ms(t_ours) / median_ms(t_bare)
-    heavy = [m for m in modules if m.startswith(HEAVY)]
-    return [
-        Row(
-            "opted-out host cost: `import voicemode_otel; start()` (DO_NOT_TRACK=1) vs `python -c pass`",
-            f"{median_ms(t_ours):.1f} ms",
-            f"{median_ms(t_bare):.1f} ms",
-            ratio,
-            "≤ 1.05×",
-            ratio <= 1.05,
-            f"median of {RUNS} interleaved runs; modules added: {', '.join(modules)}; heavy: {heavy or 'none'}",
-        )
+VOICEMODE_ENV_LINES = 400
+"""VoiceMode 9 writes a ~400-line, 14 kB ``voicemode.env`` template on first run."""
+
+
+def _voicemode_env() -> str:
+    """A settings file shaped like VoiceMode's template: comments and settings, no telemetry choice."""
+    lines = []
+    for index in range(VOICEMODE_ENV_LINES // 4):
+        lines += [
+            f"# Setting {index}: what it does, its default and where it applies.",
+            "# More explanation of the setting, as the template has for every one.",
+            f"# VOICEMODE_SETTING_{index}=default",
+            "",
+        ]
+    lines[-4:] = [
+        "# Anonymous usage statistics (voicemode-otel): true, false, local or ask",
+        "# VOICEMODE_TELEMETRY=",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def regular_install(root: Path) -> tuple[Path, str]:
+    """A wheel of this checkout, pip-installed into a fresh venv: what users run, no editable hook.
+
+    The editable ``.venv`` starts every interpreter through its import hook (~30 ms here),
+    a denominator that hides what the package itself costs. Returns the venv's python and
+    how its dependencies were installed.
+    """
+    wheels, venv = root / "wheel", root / "venv"
+    subprocess.run(
+        [PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(ROOT)],
+        check=True,
+        cwd=root,
+    )
+    [wheel] = wheels.glob("voicemode_otel-*.whl")
+    subprocess.run([PYTHON, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    with_deps = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "constraints.txt"), str(wheel)],
+        check=False,
+        capture_output=True,
+    )
+    if with_deps.returncode == 0:
+        return python, "with its dependencies"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
+    return python, "without its dependencies (they could not be installed here)"
+
+
+def _cpu_and_wall(
+    commands: dict[str, list[str]], runs: int, env: dict[str, str], cwd: Path
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Interleaved in random order; per run the child's CPU time (user + sys, from wait4) and wall time.
+
+    CPU time is what the host pays and is far less disturbed than wall time by other
+    work on a shared machine; both are reported.
+    """
+    import os
+    import random
+
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in commands}
+    devnull = os.open(os.devnull, os.O_RDWR)
+    here = Path.cwd()
+    os.chdir(cwd)
+    try:
+        for _ in range(runs):
+            names = list(commands)
+            random.shuffle(names)
+            for name in names:
+                started = time.perf_counter()
+                pid = os.posix_spawn(
+                    commands[name][0], commands[name], env, file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)]
+                )
+                _, status, usage = os.wait4(pid, 0)
+                assert status == 0, commands[name]
+                times[name][0].append(usage.ru_utime + usage.ru_stime)
+                times[name][1].append(time.perf_counter() - started)
+    finally:
+        os.chdir(here)
+        os.close(devnull)
+    return times
+
+
+def _instructions(python: Path, code: str, env: dict[str, str], cwd: Path) -> int | None:
+    """Instructions executed by the whole process (valgrind's callgrind), or None without valgrind."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        return None
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(python), "-c", code],
+        env={**env, "PYTHONHASHSEED": "0"},  # string hashing is randomised per process otherwise
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    return int(found.group(1)) if found else None
+
+
+def opted_out() -> list[Row]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        python, how = regular_install(root)
+        neutral = root / "neutral"
+        neutral.mkdir()
+        settings = root / "voicemode"
+        settings.mkdir()
+        (settings / "voicemode.env").write_text(_voicemode_env())
+        cases = [
+            ("DO_NOT_TRACK=1", {"DO_NOT_TRACK": "1"}),
+            ("not asked yet, VoiceMode's 400-line voicemode.env", {}),
+        ]
+        ours_code = "import voicemode_otel; voicemode_otel.start()"
+        for label, extra in cases:
+            env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "VOICEMODE_BASE_DIR": str(settings), **extra}
+            commands = {"ours": [str(python), "-c", ours_code], "bare": [str(python), "-c", "pass"]}
+            _cpu_and_wall(commands, 5, env, neutral)  # warm the page cache
+            times = _cpu_and_wall(commands, RUNS, env, neutral)
+            cpu = {name: statistics.median(times[name][0]) for name in commands}
+            wall = {name: statistics.median(times[name][1]) for name in commands}
+            modules = subprocess.run(
+                [
+                    str(python),
+                    "-c",
+                    "import sys; b=set(sys.modules); import voicemode_otel; voicemode_otel.start(); "
+                    "print(' '.join(sorted(set(sys.modules)-b)))",
+                ],
+                env=env,
+                cwd=neutral,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            heavy = [m for m in modules if m.startswith(HEAVY)]
+            counted = [_instructions(python, code, env, neutral) for code in (ours_code, "pass")]
+            cpu_ratio = cpu["ours"] / cpu["bare"]
+            # Instructions are deterministic (PYTHONHASHSEED=0); times on a shared machine are
+            # not. The goal is judged on instructions where valgrind is installed.
+            ratio = counted[0] / counted[1] if counted[0] and counted[1] else cpu_ratio
+            judged = "instructions" if counted[0] and counted[1] else "median CPU time"
+            rows.append(
+                Row(
+                    f"opted-out host cost, regular install: `import voicemode_otel; start()` ({label}) "
+                    "vs `python -c pass`",
+                    f"{cpu['ours'] * 1000:.2f} ms CPU",
+                    f"{cpu['bare'] * 1000:.2f} ms CPU",
+                    ratio,
+                    "≤ 1.03×",
+                    ratio <= 1.03,
+                    f"ratio of {judged}; wheel pip-installed {how} into a fresh venv, run from an empty folder; "
+                    f"median CPU time (user + sys) of {RUNS} interleaved runs {cpu_ratio:.3f}×, wall "
+                    f"{wall['ours'] * 1000:.1f} vs {wall['bare'] * 1000:.1f} ms "
+                    f"({wall['ours'] / wall['bare']:.3f}×)"
+                    + (
+                        f"; instructions (callgrind) {counted[0]:,} vs {counted[1]:,}"
+                        if counted[0] and counted[1]
+                        else ""
+                    )
+                    + f"; modules added: {', '.join(modules)}; heavy: {heavy or 'none'}",
+                )
+            )
+    return rows
 
 
 START_CODE = """

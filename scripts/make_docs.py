@@ -179,7 +179,7 @@ deleted after 90 days; the day-by-day counts kept longer are described next.
 This is the report the sender put on the wire for a sample day of five sessions (one of
 them across local midnight, one on LiveKit, one with OpenAI's voices), captured by a
 local OTLP receiver and decoded: {raw} bytes of protobuf, {wire} bytes as sent
-(gzip). `voicemode-otel preview` prints the same for your own logs, and
+(gzip). `voicemode-otel preview --json` prints the same for your own logs, and
 `voicemode-otel log --body` shows every report that was sent.
 
 ```json

@@ -131,3 +131,51 @@ def logged_report(paths: Paths) -> ExportMetricsServiceRequest:
 
     [body] = [e["body"] for e in transparency.read(paths) if e["event"] == "pending"]
     return otlp_json.from_json(json.dumps(body))
+
+
+def pty_session(
+    base: Path, keys: bytes | None, *args: str, columns: int = 80, rows: int = 24, **extra: str
+) -> tuple[str, int]:
+    """Run ``voicemode-otel ARGS`` on a real pseudo-terminal; answer the first-use prompt with ``keys``.
+
+    ``keys`` None answers with Ctrl-D. Returns everything the terminal showed, and the exit code.
+    """
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    from voicemode_otel import cli as cli_module
+
+    environ = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ["HOME"],
+        "VOICEMODE_BASE_DIR": str(base),
+        "TERM": "dumb",
+        **extra,
+    }
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execve(SCRIPT, [SCRIPT, *args], environ)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    output = b""
+    sent = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        if not sent and cli_module.PROMPT.strip().encode() in output:
+            sent = True
+            os.write(fd, b"\x04" if keys is None else keys)  # Ctrl-D: end of input
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return output.decode(errors="replace"), os.waitstatus_to_exitcode(status)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -80,9 +77,9 @@ def test_enable_then_disable(paths: Paths) -> None:
 
 
 def test_enable_refused_under_do_not_track(paths: Paths) -> None:
-    """Enable with DO_NOT_TRACK set: exit 2, a clear message, no file."""
+    """Enable with DO_NOT_TRACK set: exit 3, a clear message, no file."""
     result = run(paths, "enable", DO_NOT_TRACK="1")
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "DO_NOT_TRACK=1" in result.stdout
     assert not paths.base.exists()
 
@@ -97,7 +94,7 @@ def test_preview_without_consent_shows_what_would_be_sent(paths: Paths) -> None:
     result = run(paths, "preview")
     assert result.returncode == 0
     assert "Telemetry is OFF" in result.stdout and "00000000-0000-4000-8000-000000000000" in result.stdout
-    assert "voicemode.session.duration (s):" in result.stdout
+    assert "voicemode.session.duration (s)" in result.stdout
     only_json = run(paths, "preview", "--json")
     body = json.loads(only_json.stdout)
     assert body["resourceMetrics"][0]["scopeMetrics"][0]["scope"]["name"] == "voicemode"
@@ -133,10 +130,10 @@ def test_send_failure_exits_1_and_stays_pending(paths: Paths, capture: CaptureSe
 
 
 @pytest.mark.parametrize(
-    ("extra", "code", "text"), [({"DO_NOT_TRACK": "1"}, 0, "off:"), ({}, 2, "no-endpoint:")]
+    ("extra", "code", "text"), [({"DO_NOT_TRACK": "1"}, 0, "off:"), ({}, 3, "no-endpoint:")]
 )
 def test_send_when_off_or_unconfigured(paths: Paths, extra: dict[str, str], code: int, text: str) -> None:
-    """Send says which: telemetry off (exit 0) or no endpoint configured (exit 2)."""
+    """Send says which: telemetry off (exit 0) or no endpoint configured (exit 3)."""
     _due_report(paths)
     result = run(paths, "send", **extra)
     assert (result.returncode, result.stdout[: len(text)]) == (code, text)
@@ -190,45 +187,8 @@ def test_forget_with_server_down_keeps_the_erasure_owed(paths: Paths, capture: C
 def _prompt_session(
     paths: Paths, keys: bytes | None, *args: str, columns: int = 80, **extra: str
 ) -> tuple[str, int]:
-    """Run the CLI (``status`` unless ``args``) on a real pseudo-terminal, answer the prompt with ``keys``."""
-    import fcntl
-    import struct
-    import termios
-
-    environ = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ["HOME"],
-        "VOICEMODE_BASE_DIR": str(paths.base),
-        "TERM": "dumb",
-        **extra,
-    }
-    command = list(args) if args else ["status"]
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execve(SCRIPT, [SCRIPT, *command], environ)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    output = b""
-    sent = False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-        if not sent and cli.PROMPT.strip().encode() in output:
-            sent = True
-            if keys is None:
-                os.write(fd, b"\x04")  # Ctrl-D: end of input
-            else:
-                os.write(fd, keys)
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return output.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+    """The bare CLI (unless ``args``) on a real pseudo-terminal, the prompt answered with ``keys``."""
+    return helpers.pty_session(paths.base, keys, *args, columns=columns, **extra)
 
 
 @pytest.mark.parametrize(

@@ -40,14 +40,14 @@ def snapshot(paths: Paths) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("variable", VARIABLES)
 @pytest.mark.parametrize("value", MALFORMED)
-def test_send_with_a_malformed_endpoint_exits_2_and_records_no_failure(
+def test_send_with_a_malformed_endpoint_exits_3_and_records_no_failure(
     paths: Paths, variable: str, value: str
 ) -> None:
-    """Send refuses before any attempt: exit 2, the problem named; no backoff, no pending report, no log."""
+    """Send refuses before any attempt: exit 3, the problem named; no backoff, no pending report, no log."""
     opted_in_with_a_due_report(paths)
     before = snapshot(paths)
     result = cli(paths, "send", **{variable: value})
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     assert result.stdout.startswith(f"no-endpoint: nothing sent: {variable}={value!r} ")
     assert result.stderr == ""
     assert snapshot(paths) == before  # no pending.json, no failures, no retry_not_before, no log entry
@@ -76,7 +76,7 @@ def test_a_pending_report_stays_exactly_as_it_was(paths: Paths, capture: Capture
     assert failed.returncode == 1 and paths.pending_file.exists()
     before = snapshot(paths)
     result = cli(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT="http://[::1")
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert snapshot(paths) == before
     assert len(capture.captured) == 1
 

@@ -6,6 +6,8 @@ import os
 
 import helpers
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from voicemode_otel import consent
 from voicemode_otel.otlp_capture import CaptureServer
@@ -173,3 +175,39 @@ def test_last_assignment_wins_and_comments_are_ignored(paths: Paths) -> None:
     decision = consent.decide(paths, {})
     assert decision.state is consent.State.OFF
     assert decision.preference == "false"
+
+
+_LINES = st.sampled_from(
+    [
+        "VOICEMODE_TELEMETRY=true",
+        "export VOICEMODE_TELEMETRY='false' # changed mind",
+        "  VOICEMODE_TELEMETRY = local",
+        "# VOICEMODE_TELEMETRY=true",
+        "VOICEMODE_TELEMETRY_ENDPOINT=http://x",
+        "XVOICEMODE_TELEMETRY=on",
+        "VOICEMODE_TTS_VOICE=af_sky",
+        'VOICEMODE_TELEMETRY="yes"\r',
+        "",
+        "\x0bVOICEMODE_TELEMETRY=no",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(st.one_of(_LINES, st.text(max_size=30)), max_size=12), ending=st.sampled_from(["\n", ""])
+)
+def test_reading_only_the_preference_line_decides_as_parsing_the_whole_file(
+    paths: Paths, lines: list[str], ending: str
+) -> None:
+    """The start-up path parses only lines naming VOICEMODE_TELEMETRY; the value is the full parse's."""
+    from voicemode_otel import consent_core
+
+    text = "\n".join(lines) + ending
+    paths.base.mkdir(parents=True, exist_ok=True)
+    paths.env_file.write_bytes(text.encode("utf-8", "surrogatepass"))
+    consent_core.forget_cached(str(paths.env_file))
+    data = paths.env_file.read_bytes().decode("utf-8", "surrogateescape")
+    values, exists, error = consent_core.read_env_file(str(paths.env_file))
+    assert (exists, error) == (True, None)
+    assert values.get("VOICEMODE_TELEMETRY") == consent_core.parse(data).get("VOICEMODE_TELEMETRY")

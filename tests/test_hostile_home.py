@@ -60,7 +60,7 @@ def test_a_linked_id_file_is_never_written_through(paths: Paths, tmp_path: Path)
     paths.base.mkdir(parents=True)
     paths.telemetry_id.symlink_to(victim)
     enabled = cli(paths.base, "enable")
-    assert enabled.returncode == 2 and "is a symbolic link" in enabled.stdout, enabled.stdout
+    assert enabled.returncode == 3 and "is a symbolic link" in enabled.stdout, enabled.stdout
     assert victim.read_bytes() == VICTIM
     status = cli(paths.base, "status").stdout
     assert f"ID:        (none) — {paths.telemetry_id} is a symbolic link" in status
@@ -293,7 +293,7 @@ def test_a_base_made_read_only_after_opt_in(
         voicemode_otel.stop(timeout=5)
         assert capture.connections == 0
         disabled = cli(base, "disable", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
-        assert disabled.returncode == 2 and "could not record the opt-out anywhere" in disabled.stdout
+        assert disabled.returncode == 3 and "could not record the opt-out anywhere" in disabled.stdout
         assert "VOICEMODE_TELEMETRY=false in your environment" in disabled.stdout
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(base)], check=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel import log_files, next_report, preference, testing
+from voicemode_otel import log_files, next_report, preference, preview_text, testing
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period
 from voicemode_otel.sessions import ReadStats, SessionReader, completed_sessions
@@ -107,7 +107,7 @@ def test_preview_never_raises(lines: list[bytes], separator: bytes) -> None:
             if x.HasField("histogram") and x.name.endswith("duration")
             for p in x.histogram.data_points
         )
-        next_report.render_summary(preview)
+        preview_text.render_summary(preview)
 
 
 def test_deeply_nested_json_is_a_corrupt_line(tmp_path: Path) -> None:

@@ -436,9 +436,9 @@ def test_unrecognised_values_are_named(paths: Paths, value: str) -> None:
 
 
 def test_disable_while_the_environment_forces_it_on_fails_and_names_it(paths: Paths) -> None:
-    """`disable` with VOICEMODE_TELEMETRY=true exported: exit 2, the variable that wins is named."""
+    """`disable` with VOICEMODE_TELEMETRY=true exported: exit 3, the variable that wins is named."""
     result = cli(paths.base, "disable", VOICEMODE_TELEMETRY="true")
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "VOICEMODE_TELEMETRY=true in the environment" in result.stdout
     assert paths.env_file.read_text().endswith("VOICEMODE_TELEMETRY=false\n")  # applies once it is unset
     as_json = json.loads(cli(paths.base, "disable", "--json", VOICEMODE_TELEMETRY="1").stdout)

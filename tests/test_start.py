@@ -64,7 +64,7 @@ def _opted_in_a_day_ago(paths: Paths) -> None:
     ids=["dnt", "sdk-disabled", "opted-out", "ask", "unset"],
 )
 def test_without_consent_start_does_nothing_at_all(paths: Paths, extra: dict[str, str]) -> None:
-    """No thread, no files, no heavy imports: only the consent rules module is loaded."""
+    """No thread, no files, no heavy imports: only the package module itself (with the consent rules)."""
     result = run_python(
         """
         import json, sys, threading
@@ -81,7 +81,7 @@ def test_without_consent_start_does_nothing_at_all(paths: Paths, extra: dict[str
     assert report == {
         "started": False,
         "threads": 1,
-        "modules": ["voicemode_otel", "voicemode_otel.consent_core"],
+        "modules": ["voicemode_otel"],
     }
     assert not paths.base.exists()
 
@@ -241,7 +241,7 @@ def test_long_running_server_reports_again_when_due(
 
 
 def test_module_import_is_light(tmp_path: Path) -> None:
-    """Importing the package loads only itself and the consent rules (no typing, pathlib, json, re)."""
+    """Importing the package loads only itself, consent rules included (no typing, pathlib, json, re)."""
     result = run_python(
         """
         import sys
@@ -251,4 +251,66 @@ def test_module_import_is_light(tmp_path: Path) -> None:
         """,
         {"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
     )
-    assert result.stdout.strip() == "['voicemode_otel', 'voicemode_otel.consent_core']"
+    assert result.stdout.strip() == "['voicemode_otel']"
+
+
+def _regular_install(root: Path) -> Path:
+    """A venv holding the package as a wheel install leaves it: files in site-packages, byte-compiled.
+
+    No editable-install import hook and no checkout on ``sys.path``: what users run.
+    """
+    import compileall
+    import shutil
+    import sysconfig
+
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
+    target = Path(purelib) / "voicemode_otel"
+    shutil.copytree(
+        Path(voicemode_otel.__file__).parent, target, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    assert compileall.compile_dir(str(target), quiet=1)
+    return venv / "bin" / "python"
+
+
+@pytest.mark.parametrize(
+    ("extra", "env_file"),
+    [
+        ({"DO_NOT_TRACK": "1"}, None),
+        ({}, "# VoiceMode settings\nVOICEMODE_TTS_VOICE=af_sky\n"),
+        ({}, "VOICEMODE_TELEMETRY=false\n"),
+    ],
+    ids=["dnt", "not-asked", "opted-out"],
+)
+def test_regular_install_start_loads_only_the_consent_rules(
+    tmp_path: Path, extra: dict[str, str], env_file: str | None
+) -> None:
+    """In a regular install, from a neutral folder, an opted-out start() loads one module: the package's.
+
+    An editable install's import hook loads ``__future__`` and more at interpreter
+    start-up and so hides what the package itself costs a user.
+    """
+    python = _regular_install(tmp_path)
+    base = tmp_path / "voicemode"
+    if env_file is not None:
+        base.mkdir()
+        (base / "voicemode.env").write_text(env_file)
+    neutral = tmp_path / "neutral"
+    neutral.mkdir()
+    result = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import sys; before = set(sys.modules); import voicemode_otel; "
+            "started = voicemode_otel.start(); print(started, sorted(set(sys.modules) - before))",
+        ],
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "VOICEMODE_BASE_DIR": str(base), **extra},
+        cwd=neutral,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False ['voicemode_otel']"

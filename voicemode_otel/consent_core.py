@@ -1,281 +1,66 @@
-"""The consent rules themselves, written against ``os`` alone.
+"""The consent rules, by the name the rest of the package uses for them.
 
-``import voicemode_otel; voicemode_otel.start()`` runs in every VoiceMode
-start-up, and opted-out users must not pay for it: this module imports
-nothing the interpreter has not already loaded (no ``re``, ``pathlib``,
-``dataclasses``), so the opted-out path costs a few environment lookups and
-at most one small file read. :mod:`voicemode_otel.consent` wraps these rules
-in types; nothing else restates them.
-
-Precedence, first match wins (design §2):
-
-1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
-2. ``OTEL_SDK_DISABLED`` set to ``true``, ``1``, ``yes`` or ``on`` (any case) → paused. The
-   specification counts only ``true``; for a privacy switch the safe reading is "off".
-3. ``VOICEMODE_TELEMETRY`` from the environment.
-4. An opt-out that voicemode-otel had to record in its own folder
-   (``telemetry/opted-out``) because ``voicemode.env`` could not be changed → off:
-   an opt-out always takes effect, whatever state that file is in.
-5. ``VOICEMODE_TELEMETRY`` from ``voicemode.env``.
-   For 3 and 5: ``true|1|yes|on`` → on; ``false|0|no|off`` → off; ``local`` →
-   local (reports built and logged here, never sent); ``ask``, empty or
-   anything else → not asked (an unrecognised value is named in the reason).
-6. Otherwise: not asked.
-
-An opt-in (3 or 5 giving "on") is then narrowed by ``OTEL_METRICS_EXPORTER``, the
-OpenTelemetry way of choosing where metrics go: ``otlp`` or unset → on; ``none``
-(anywhere in the list) → paused, nothing deleted; ``console`` → local (reports kept
-in the local log, never printed: stdout is VoiceMode's MCP channel) without giving
-the ID up; anything else → paused, named as not supported. It never turns telemetry
-on and never overrides an opt-out.
+They live in the package's ``__init__`` (read them there): VoiceMode's
+start-up loads that one module, and a second one would cost every host
+start more than the rules themselves. Everything here is the same object.
 """
 
-from __future__ import annotations
+from voicemode_otel import (
+    ASK,
+    BASE_DIR_VARIABLE,
+    DO_NOT_TRACK,
+    ENV_FILE_NAME,
+    LOCAL,
+    LOCAL_VALUES,
+    MAX_ENV_FILE_BYTES,
+    METRICS_EXPORTER,
+    NO,
+    NOT_ASKED,
+    OFF,
+    ON,
+    OPT_OUT_MARKER_NAME,
+    PAUSED,
+    PREFERENCE_VARIABLE,
+    SDK_DISABLED,
+    STATE_DIR_NAME,
+    YES,
+    assignment,
+    base_dir,
+    decide,
+    forget_cached,
+    opt_out_marker,
+    parse,
+    read_env_file,
+    split_lines,
+    unquote,
+)
 
-import os
-import stat  # loaded by the interpreter at start-up already: free
-
-TYPE_CHECKING = False  # ``typing`` is not free to import; mypy honours this name
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-PREFERENCE_VARIABLE = "VOICEMODE_TELEMETRY"
-DO_NOT_TRACK = "DO_NOT_TRACK"
-SDK_DISABLED = "OTEL_SDK_DISABLED"
-METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
-BASE_DIR_VARIABLE = "VOICEMODE_BASE_DIR"
-ENV_FILE_NAME = "voicemode.env"
-STATE_DIR_NAME = "telemetry"
-OPT_OUT_MARKER_NAME = "opted-out"
-
-ON, LOCAL, PAUSED, OFF, NOT_ASKED = "on", "local", "paused", "off", "not-asked"
-YES = frozenset({"true", "1", "yes", "on"})
-NO = frozenset({"false", "0", "no", "off"})
-LOCAL_VALUES = frozenset({"local"})
-ASK = "ask"  # VoiceMode's own default: a recognised way to say "not asked yet"
-
-if TYPE_CHECKING:
-    Decision = tuple[str, str, str | None, str]
-    """(state, human-readable reason, raw preference value, source)."""
-
-
-def base_dir(environ: Mapping[str, str]) -> str:
-    """``$VOICEMODE_BASE_DIR``, else ``~/.voicemode`` — VoiceMode's own rule."""
-    configured = environ.get(BASE_DIR_VARIABLE, "").strip()
-    return (
-        os.path.expanduser(configured) if configured else os.path.join(os.path.expanduser("~"), ".voicemode")
-    )
-
-
-def assignment(line: str) -> tuple[str, str, str, str] | None:
-    """``(indent, export prefix, key, raw value)`` if ``line`` assigns a variable, like a shell.
-
-    Accepts ``KEY=value`` and ``export KEY=value`` with any leading blanks.
-    """
-    stripped = line.lstrip()
-    indent = line[: len(line) - len(stripped)]
-    export = ""
-    if stripped.startswith("export") and stripped[6:7] in (" ", "\t"):
-        rest = stripped[6:].lstrip()
-        export = stripped[: len(stripped) - len(rest)]
-        stripped = rest
-    key, sep, value = stripped.partition("=")
-    key = key.rstrip()
-    if not sep or not key.isidentifier() or not key.isascii():
-        return None
-    return indent, export, key, value
-
-
-def unquote(raw: str) -> str:
-    """A value as a shell would read it: quotes removed, a trailing `` # comment`` dropped."""
-    value = raw.strip()
-    if value[:1] in ("'", '"'):
-        closing = value.find(value[0], 1)
-        return value[1:closing] if closing != -1 else value[1:]
-    for index, char in enumerate(value):
-        if char == "#" and index > 0 and value[index - 1] in " \t":
-            return value[:index].strip()
-    return value
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings, split at newlines only, as a shell reads them.
-
-    (``str.splitlines`` also splits at vertical tabs, form feeds and other
-    separators a shell keeps inside a line, so it could find an assignment
-    no shell would see.)
-    """
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def parse(text: str) -> dict[str, str]:
-    """Every assignment in ``text``; a later line wins, as in a shell."""
-    values: dict[str, str] = {}
-    for raw in split_lines(text):
-        line = raw[:-1] if raw.endswith("\n") else raw
-        found = assignment(line[:-1] if line.endswith("\r") else line)
-        if found is not None:
-            values[found[2]] = unquote(found[3])
-    return values
-
-
-_cache: dict[str, tuple[tuple[int, int, int], dict[str, str]]] = {}
-MAX_ENV_FILE_BYTES = 1 << 20
-"""VoiceMode's settings are a few kilobytes; a bigger "voicemode.env" is not one to parse."""
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    return "not a regular file"
-
-
-def read_env_file(path: str) -> tuple[dict[str, str], bool, str | None]:
-    """``(values, exists, error)``; re-parsed only when the file changes (one ``stat`` otherwise).
-
-    Never blocks and never fails: a FIFO, a directory or a device in the
-    file's place is reported, not opened for reading (``O_NONBLOCK`` and an
-    ``fstat`` check), and bytes that are not UTF-8 are kept as they are
-    (``surrogateescape``), so one odd byte in a comment cannot hide the
-    setting on another line. A link is followed, as VoiceMode itself does.
-    """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return {}, False, None
-    except OSError as error:
-        return {}, True, f"cannot read {path}: {error.strerror}"
-    if not stat.S_ISREG(info.st_mode):
-        return {}, True, f"cannot read {path}: it is {_kind(info.st_mode)}"
-    if info.st_size > MAX_ENV_FILE_BYTES:
-        return {}, True, f"cannot read {path}: larger than {MAX_ENV_FILE_BYTES} bytes"
-    signature = (info.st_ino, info.st_mtime_ns, info.st_size)
-    cached = _cache.get(path)
-    if cached is not None and cached[0] == signature:
-        return cached[1], True, None
-    try:
-        fd = os.open(path, _READ_FLAGS)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO since the stat
-                return {}, True, f"cannot read {path}: it is not a regular file"
-            data = os.read(fd, MAX_ENV_FILE_BYTES + 1)
-        finally:
-            os.close(fd)
-    except OSError as error:
-        return {}, True, f"cannot read {path}: {error.strerror}"
-    values = parse(data.decode("utf-8", "surrogateescape"))
-    _cache[path] = (signature, values)
-    return values, True, None
-
-
-def opt_out_marker(base: str) -> str:
-    """Where an opt-out is recorded when ``voicemode.env`` could not be changed."""
-    return os.path.join(base, STATE_DIR_NAME, OPT_OUT_MARKER_NAME)
-
-
-def forget_cached(path: str) -> None:
-    """Drop the cached parse after we rewrite the file ourselves."""
-    _cache.pop(path, None)
-
-
-def decide(base: str, environ: Mapping[str, str], metrics: bool = True) -> Decision:
-    """The decision for ``base`` (VoiceMode's base directory) under ``environ``.
-
-    ``metrics``: the decision for voicemode-otel's metrics reports, which
-    ``OTEL_METRICS_EXPORTER`` narrows. The consent trace sampler and resource
-    detector, which serve the host's own OpenTelemetry setup, pass False: a
-    metrics exporter choice says nothing about the host's traces.
-    """
-    decision = _decide(base, environ)
-    if metrics and decision[0] == ON:
-        return _exporter(decision, environ.get(METRICS_EXPORTER, ""))
-    return decision
-
-
-def _exporter(decision: Decision, raw: str) -> Decision:
-    """An opt-in as ``OTEL_METRICS_EXPORTER`` narrows it (a comma-separated list, as the spec allows)."""
-    names = {name.strip().lower() for name in raw.split(",")} - {""}
-    shown = raw.strip()
-    if "none" in names:  # whatever else is listed: "none" means nothing leaves
-        reason = f"{METRICS_EXPORTER}={shown} is set: no metrics are exported (paused; nothing is deleted)"
-        return PAUSED, reason, decision[2], METRICS_EXPORTER
-    if not names or "otlp" in names:
-        return decision
-    if "console" in names:
-        return (
-            LOCAL,
-            f"{METRICS_EXPORTER}={shown} is set: reports are built and kept in the local log, never sent "
-            "(`voicemode-otel log --body`; nothing is deleted)",
-            decision[2],
-            METRICS_EXPORTER,
-        )
-    return (
-        PAUSED,
-        f"{METRICS_EXPORTER}={shown!r} is not supported (voicemode-otel exports otlp, and understands "
-        "none and console): nothing is sent",
-        decision[2],
-        METRICS_EXPORTER,
-    )
-
-
-def _decide(base: str, environ: Mapping[str, str]) -> Decision:
-    """The decision before ``OTEL_METRICS_EXPORTER`` (rules 1 to 6)."""
-    dnt = environ.get(DO_NOT_TRACK)
-    if dnt is not None and dnt.strip().lower() not in NO:
-        return PAUSED, f"DO_NOT_TRACK={dnt} is set (universal opt-out)", None, DO_NOT_TRACK
-    disabled = environ.get(SDK_DISABLED, "").strip()
-    if disabled.lower() in YES:
-        # The spec counts only "true"; for a privacy switch the safe reading of 1/yes/on is "off" too.
-        reading = "" if disabled.lower() == "true" else " (read as true: 1, yes and on turn it off too)"
-        return PAUSED, f"{SDK_DISABLED}={disabled} is set{reading}", None, SDK_DISABLED
-    if PREFERENCE_VARIABLE in environ:
-        return _preference(environ[PREFERENCE_VARIABLE], "environment", "in the environment")
-    marker = opt_out_marker(base)
-    if os.path.lexists(marker):
-        return (
-            OFF,
-            f"opted out with voicemode-otel (recorded in {marker}, because {ENV_FILE_NAME} "
-            "could not be changed); `voicemode-otel enable` opts in again",
-            "false",
-            OPT_OUT_MARKER_NAME,
-        )
-    env_file = os.path.join(base, ENV_FILE_NAME)
-    values, _, error = read_env_file(env_file)
-    if PREFERENCE_VARIABLE in values:
-        return _preference(values[PREFERENCE_VARIABLE], ENV_FILE_NAME, f"in {env_file}")
-    if error:
-        return NOT_ASKED, f"not asked yet ({error})", None, "default"
-    return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE} is not set)", None, "default"
-
-
-def _preference(raw: str, source: str, where: str) -> Decision:
-    value = raw.strip().lower()
-    if value in YES:
-        return ON, f"{PREFERENCE_VARIABLE}={raw} {where} (opted in)", raw, source
-    if value in NO:
-        return OFF, f"{PREFERENCE_VARIABLE}={raw} {where} (opted out)", raw, source
-    if value in LOCAL_VALUES:
-        return (
-            LOCAL,
-            f"{PREFERENCE_VARIABLE}={raw} {where} (local only: reports are kept here, never sent)",
-            raw,
-            source,
-        )
-    if value == ASK:
-        return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE}={raw} {where})", raw, source
-    if not value:
-        return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE} is empty {where})", raw, source
-    return (
-        NOT_ASKED,
-        f"unrecognised value {raw.strip()!r} for {PREFERENCE_VARIABLE} {where} "
-        "(treated as not asked; use true, false or local)",
-        raw,
-        source,
-    )
+__all__ = [
+    "ASK",
+    "BASE_DIR_VARIABLE",
+    "DO_NOT_TRACK",
+    "ENV_FILE_NAME",
+    "LOCAL",
+    "LOCAL_VALUES",
+    "MAX_ENV_FILE_BYTES",
+    "METRICS_EXPORTER",
+    "NO",
+    "NOT_ASKED",
+    "OFF",
+    "ON",
+    "OPT_OUT_MARKER_NAME",
+    "PAUSED",
+    "PREFERENCE_VARIABLE",
+    "SDK_DISABLED",
+    "STATE_DIR_NAME",
+    "YES",
+    "assignment",
+    "base_dir",
+    "decide",
+    "forget_cached",
+    "opt_out_marker",
+    "parse",
+    "read_env_file",
+    "split_lines",
+    "unquote",
+]

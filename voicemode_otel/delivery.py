@@ -18,6 +18,17 @@ returns what happened. The rules (design §6, docs/design.md):
 * Consent is checked at the start, again right before every request (in the
   HTTP adapter); a revoked consent gives the ID up (deleting the pending
   report and asking the server to erase what it holds, :mod:`erasure`).
+* A 2xx whose ``partial_success`` rejects every point is a refusal, not a
+  delivery: the contract judged the report and stored none of it. It is
+  settled as "refused" with the server's reason (never resent as is) — unless
+  its period lies outside the window the server's clock allows (its ``Date``),
+  which is this machine's clock being wrong: then nothing is settled, the
+  report is discarded to be rebuilt, and sending holds (below).
+* The server's ``Date`` is compared with this machine's clock on every answer:
+  while they differ by more than an hour nothing is built or sent (``status``
+  says so, with the server's time). The server is asked again at the
+  backoff's pace, at once when the clock is set back, or by ``send --force``;
+  reporting then resumes from the last period a server really accepted.
 * Backoff is the background's patience, not the user's: ``send``
   (``ignore_backoff``) attempts at once; only a server's ``Retry-After`` holds
   it, and ``send --force`` (``ignore_retry_after``) not even that.
@@ -39,13 +50,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from voicemode_otel import consent, enrollment, erasure, exporter_config, state, transparency
+from voicemode_otel import consent, contract, enrollment, erasure, exporter_config, state, transparency
 from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, shown
-from voicemode_otel.schedule import next_due, next_period
+from voicemode_otel.periods import HOUR, Period, ceil_hour, clock_difference, shown
+from voicemode_otel.schedule import next_due, next_period, period_start
 
 if TYPE_CHECKING:
+    from voicemode_otel.sender import SendResult
     from voicemode_otel.sessions import SessionReader
 
 _log = logging.getLogger(__name__)
@@ -53,6 +65,8 @@ _log = logging.getLogger(__name__)
 MAX_PERIODS_PER_RUN = 20  # 90 days of 7-day periods fit comfortably
 BACKOFF_BASE = timedelta(hours=1)
 BACKOFF_CAP = timedelta(hours=24)
+CLOCK_TOLERANCE = timedelta(hours=1)
+"""How far this machine's clock may be from the server's ``Date`` before sending holds."""
 
 
 class Outcome(enum.Enum):
@@ -72,6 +86,12 @@ class Outcome(enum.Enum):
     WITHDRAWN = "withdrawn"
     LOCAL = "kept-locally"
     STORAGE = "cannot-write"
+    SETTINGS = "invalid-settings"
+    """An endpoint is set, but another setting (protocol, TLS files) keeps anything from being sent."""
+    REFUSED = "refused"
+    """The server judged the report and stored none of it (every point rejected); settled, not resent."""
+    HELD = "held-for-clock"
+    """This machine's clock and the server's differ by more than an hour: nothing is sent until they agree."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +122,8 @@ class RunResult:
     periods: tuple[str, ...] = ()
     next_attempt: datetime | None = None
     """When the background thread should look again (None: nothing scheduled)."""
+    erasure: tuple[erasure.Attempt, ...] = ()
+    """What this run did for an erasure an opt-out still owes (attempts that waited are left out)."""
 
 
 @contextlib.contextmanager
@@ -134,14 +156,21 @@ def _backoff(failures: int) -> timedelta:
 
 def run(config: RunConfig) -> RunResult:
     """Do the delivery work that is due now; never raises for I/O or network trouble."""
+    erased: list[erasure.Attempt] = []
+    result = _run(config, config.clock(), erased)
+    return replace(result, erasure=tuple(erased)) if erased else result
+
+
+def _run(config: RunConfig, now: datetime, erased: list[erasure.Attempt]) -> RunResult:
     paths, env = config.paths, config.environ
     decision = consent.decide(paths, env)
-    now = config.clock()
     try:
         if decision.revoked and _has_id_or_state(paths, decision):
             erasure.give_up_id(paths, now, env, keep_local=decision.local)
         if decision.state is not consent.State.PAUSED:
-            erasure.attempt(paths, env, now)
+            # `send` ignores the client's own backoff for an owed erasure as for a report.
+            attempts = erasure.attempt(paths, env, now, force=config.ignore_backoff)
+            erased.extend(a for a in attempts if a.outcome != "waiting")
         if not decision.collecting:
             return RunResult(Outcome.OFF, f"telemetry is off: {decision.reason}")
         if decision.local:
@@ -150,8 +179,10 @@ def run(config: RunConfig) -> RunResult:
     except OSError as error:
         return RunResult(Outcome.STORAGE, f"nothing sent: {error}")
     settings = exporter_config.resolve(env)
-    if settings.problem or not settings.endpoint:
+    if not settings.endpoint:
         return RunResult(Outcome.NO_ENDPOINT, f"nothing sent: {settings.problem}")
+    if settings.problem:  # the endpoint is fine; another setting is not (the outcome names which)
+        return RunResult(Outcome.SETTINGS, f"nothing sent: {settings.problem}")
     try:
         with _exclusive(paths) as acquired:
             if not acquired:
@@ -185,12 +216,17 @@ def _work(
     reader = SessionReader(paths.conversations_dir)  # one pass over the logs for all periods of this run
     for _ in range(MAX_PERIODS_PER_RUN):
         current = state.load_state(paths)
+        held = _held(config, current, now)
+        if held is not None:  # after a delivery in this same run, that stays the outcome
+            return replace(
+                held, outcome=_overall(outcomes) if outcomes else held.outcome, periods=tuple(done)
+            )
         pending = state.load_pending(paths)
         if pending is None:
             period = next_period(current, enrolled.opted_in_at, now, settings.cadence, force=config.force)
             if period is None:
                 due = next_due(current, enrolled.opted_in_at, settings.cadence)
-                message = f"no report is due until {shown(due)}"
+                message = _not_due(config, current, enrolled, due, done=bool(outcomes))
                 return RunResult(_overall(outcomes), message, tuple(done), due)
             pending = _prepare(config, enrolled, period, now, settings.endpoint or "", reader)
             if pending is None:
@@ -205,9 +241,29 @@ def _work(
         last = _send(config, pending, settings, now)
         done.append(f"{pending.period.label()}: {last.message}")
         outcomes.append(last.outcome)
-        if last.outcome in (Outcome.RETRY, Outcome.CHECK_ENDPOINT, Outcome.WITHDRAWN):
+        if last.outcome in (Outcome.RETRY, Outcome.CHECK_ENDPOINT, Outcome.WITHDRAWN, Outcome.HELD):
             return replace(last, periods=tuple(done))
     return replace(last, periods=tuple(done))
+
+
+def _not_due(
+    config: RunConfig,
+    current: state.DeliveryState,
+    enrolled: enrollment.Enrollment,
+    due: datetime,
+    *,
+    done: bool,
+) -> str:
+    """When the next report can really go: by `send` once its first hour has ended, by itself at ``due``."""
+    if not config.force:
+        return f"no report is due until {shown(due)}"
+    start = period_start(current, enrolled.opted_in_at)
+    sendable = start + HOUR  # with `force`, nothing is due only while the period's first hour runs
+    return (
+        f"{'' if done else 'nothing to send yet: '}the next report starts at {shown(start)}; "
+        f"`voicemode-otel send` can send it from {shown(sendable)}, "
+        f"and VoiceMode sends it by itself from {shown(due)}"
+    )
 
 
 def _waiting(
@@ -240,9 +296,33 @@ def _waiting(
     return None
 
 
+def _held(config: RunConfig, current: state.DeliveryState, now: datetime) -> RunResult | None:
+    """Why nothing may be sent while the clocks disagree, or None to go ahead (and ask the server again)."""
+    local = current.clock_local_time
+    if local is None or current.clock_server_time is None:
+        return None
+    if now < local - enrollment.CLOCK_SKEW:
+        return None  # the clock was set back since: it may be right now, and only the server can say
+    recheck = current.retry_not_before
+    if config.ignore_retry_after or (recheck is not None and now >= recheck):
+        return None
+    return RunResult(Outcome.HELD, _hold_text(current), next_attempt=recheck)
+
+
+def _hold_text(current: state.DeliveryState) -> str:
+    assert current.clock_local_time is not None and current.clock_server_time is not None
+    resumes = period_start(current, current.opted_in_at) if current.opted_in_at else None
+    return (
+        f"{clock_difference(current.clock_local_time, current.clock_server_time)}; nothing is sent until "
+        "they agree within an hour"
+        + (f", then reporting resumes from {shown(resumes)}" if resumes else "")
+        + " (`voicemode-otel send --force` asks the server again now)"
+    )
+
+
 def _overall(outcomes: list[Outcome]) -> Outcome:
     """One outcome for a run that settled several periods: the most telling one."""
-    for candidate in (Outcome.DELIVERED, Outcome.DROPPED, Outcome.NOTHING_TO_SEND):
+    for candidate in (Outcome.DELIVERED, Outcome.DROPPED, Outcome.REFUSED, Outcome.NOTHING_TO_SEND):
         if candidate in outcomes:
             return candidate
     return Outcome.NOT_DUE
@@ -314,6 +394,23 @@ def _send(
         return consent.decide(paths, config.environ).enabled
 
     result = ReportSender(settings, allowed).send(metrics)
+    if result.outcome == "refused" and _outside_servers_window(pending.period, result.server_time):
+        return _hold(config, pending, now, endpoint, result)
+    try:
+        return _answered(config, pending, now, settings, result)
+    finally:
+        _compare_clocks(paths, now, result.server_time)
+
+
+def _answered(
+    config: RunConfig,
+    pending: state.PendingReport,
+    now: datetime,
+    settings: exporter_config.ExportSettings,
+    result: SendResult,
+) -> RunResult:
+    paths = config.paths
+    endpoint = settings.endpoint or ""
     if result.outcome == "withdrawn":
         decision = consent.decide(paths, config.environ)
         if decision.revoked:
@@ -323,6 +420,9 @@ def _send(
     if result.outcome == "delivered":
         _settle(config, pending, now, endpoint, "delivered", result.detail)
         return RunResult(Outcome.DELIVERED, f"delivered ({result.detail}), {pending.session_count} sessions")
+    if result.outcome == "refused":
+        _settle(config, pending, now, endpoint, "refused", result.detail)
+        return RunResult(Outcome.REFUSED, f"refused: the server stored none of it ({result.detail})")
     if result.outcome == "dropped":
         _settle(config, pending, now, endpoint, "dropped", result.detail)
         return RunResult(Outcome.DROPPED, f"dropped: the endpoint refused it ({result.detail})")
@@ -364,6 +464,76 @@ def _send(
             retry_at,
         )
     return RunResult(Outcome.RETRY, f"kept for retry after {shown(retry_at)} ({result.detail})", (), retry_at)
+
+
+def _outside_servers_window(period: Period, server: datetime | None) -> bool:
+    """Whether the server's clock puts ``period`` where the contract refuses it (future, or too old)."""
+    if server is None:
+        return False
+    rules = contract.load().period
+    future = server + timedelta(seconds=rules.future_skew_seconds)
+    return period.end > future or period.end < server - timedelta(seconds=rules.max_age_seconds)
+
+
+def _hold(
+    config: RunConfig, pending: state.PendingReport, now: datetime, endpoint: str, result: SendResult
+) -> RunResult:
+    """A report refused for this machine's clock: settle nothing, discard it to be rebuilt, hold sending."""
+    assert result.server_time is not None
+    paths = config.paths
+    current = state.load_state(paths)
+    failures = current.failures + 1
+    recheck = now + _backoff(failures)
+    difference = clock_difference(now, result.server_time)
+    acked = current.acked_until
+    if acked is not None and acked > result.server_time + enrollment.CLOCK_SKEW:
+        # Periods "settled" in the server's future (empty ones, under this clock) are not to be
+        # trusted: resume from the last period a server acknowledged, or the opt-in.
+        opted = ceil_hour(current.opted_in_at) if current.opted_in_at else None
+        floor = current.delivered_until
+        acked = max(floor, opted) if floor and opted else floor or opted
+    state.save_state(
+        paths,
+        replace(
+            current,
+            acked_until=acked,
+            failures=failures,
+            retry_not_before=recheck,
+            server_retry_after=None,
+            last_attempt_at=now,
+            last_outcome=f"held: {difference}",
+            clock_local_time=now,
+            clock_server_time=result.server_time,
+        ),
+    )
+    # Its period is wrong: the report is built again, from the same start, once the clock is right.
+    state.clear_pending(paths)
+    _note(
+        paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"refused: {result.detail}; held")
+    )
+    message = f"refused for this computer's clock: {_hold_text(state.load_state(paths))}"
+    return RunResult(Outcome.HELD, message, next_attempt=recheck)
+
+
+def _compare_clocks(paths: Paths, now: datetime, server: datetime | None) -> None:
+    """Hold sending while the server's ``Date`` and this clock differ by more than an hour; else lift it."""
+    if server is None:
+        return
+    current = state.load_state(paths)
+    if abs(now - server) > CLOCK_TOLERANCE:
+        failures = max(1, current.failures)
+        state.save_state(
+            paths,
+            replace(
+                current,
+                failures=failures,
+                retry_not_before=max(current.retry_not_before or now, now + _backoff(failures)),
+                clock_local_time=now,
+                clock_server_time=server,
+            ),
+        )
+    elif current.clock_local_time is not None:
+        state.save_state(paths, replace(current, clock_local_time=None, clock_server_time=None))
 
 
 def _note(paths: Paths, entry: transparency.Entry) -> None:
@@ -462,5 +632,5 @@ def _settle(
     state.save_state(paths, updated)
     state.clear_pending(paths)
     _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, f"{kind}: {detail}"))
-    if kind == "dropped":
-        _log.warning("voicemode-otel: report for %s dropped: %s", pending.period.label(), detail)
+    if kind in ("dropped", "refused"):
+        _log.warning("voicemode-otel: report for %s %s: %s", pending.period.label(), kind, detail)

@@ -359,7 +359,10 @@ def summarize(attempts: list[Attempt]) -> str:
     parts = []
     for item in attempts:
         if item.outcome == "confirmed":
-            parts.append(f"deleted every row of this installation ({item.detail})")
+            parts.append(
+                f"deleted every row of this installation ({item.detail}); its share of the daily and "
+                "weekly totals, which carry no ID, remains"
+            )
         elif item.outcome == "retry":
             parts.append(
                 f"erasure requested but not yet confirmed ({item.detail}); it is retried automatically"
@@ -383,8 +386,9 @@ def forget(
     env = os.environ if environ is None else environ
     moment = now or datetime.now(timezone.utc)
     decision = consent.decide(paths, env)
+    had_log = paths.transparency_dir.exists()
     gave_up = give_up_id(paths, moment, env, purge_log=True, keep_local=decision.local)
-    attempts = attempt(paths, env, moment, force=True)
+    attempts = attempt(paths, env, moment, force=True)  # a confirmed erasure purges the log itself
     remaining = tuple(
         f"{a.request.telemetry_id} at {', '.join(a.request.urls)}"
         for a in attempts
@@ -393,6 +397,7 @@ def forget(
     removed = list(gave_up.removed)
     if not remaining and paths.transparency_dir.exists():
         shutil.rmtree(paths.transparency_dir, ignore_errors=True)
+    if had_log and not paths.transparency_dir.exists():  # however it went: say so
         removed.append(str(paths.transparency_dir))
     server = summarize(attempts)
     if gave_up.unsupported:

@@ -117,9 +117,13 @@ def classify(
 
 
 def exchange(
-    attempt: Attempt, settings: ExportSettings, request: ExportMetricsServiceRequest
+    attempt: Attempt, settings: ExportSettings, request: ExportMetricsServiceRequest, points: int
 ) -> Callable[[], None]:
-    """The work of one attempt: open a channel, ask consent, make the one ``Export`` call."""
+    """The work of one attempt: open a channel, ask consent, make the one ``Export`` call.
+
+    ``points`` is how many data points ``request`` carries, so that a partial success
+    refusing all of them reads as ``refused``, as over HTTP.
+    """
 
     def work() -> None:
         endpoint = settings.endpoint or ""
@@ -147,6 +151,6 @@ def exchange(
             attempt.concluded(classify(error, settings, attempt.timeout, proxy))
             return
         partial = response.partial_success
-        attempt.concluded(delivered(None, partial.rejected_data_points, partial.error_message))
+        attempt.concluded(delivered(None, partial.rejected_data_points, partial.error_message, points))
 
     return work

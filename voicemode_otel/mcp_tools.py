@@ -15,6 +15,7 @@ from typing import Any
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
+from pydantic import StrictBool
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from voicemode_otel import consent, texts
@@ -68,7 +69,8 @@ class PreviewResult(TypedDict):
     """What telemetry_preview returns."""
 
     enabled: bool
-    period: str
+    period: str | None
+    """None when no period has ended since the last report (nothing would be sent)."""
     sessions: int
     schema_versions: dict[str, int]
     text: str
@@ -152,10 +154,13 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.tool(
         name="telemetry_set_preference", annotations={"destructiveHint": True, "idempotentHint": True}
     )
-    def telemetry_set_preference(enabled: bool, keep_server_data: bool = False) -> PreferenceResult:
+    def telemetry_set_preference(
+        enabled: StrictBool, keep_server_data: StrictBool = False
+    ) -> PreferenceResult:
         """Record the user's choice to share (true) or not share (false) anonymous usage statistics.
 
-        Only call this with the user's explicit answer. Opting out deletes the
+        Only call this with the user's explicit answer, as a JSON true or false (a string such
+        as "yes" is refused: consent is never guessed from text). Opting out deletes the
         anonymous ID and any unsent report and asks the server to erase what it
         holds of this installation (unless keep_server_data is true). Takes
         effect at once.
@@ -187,15 +192,15 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.tool(name="telemetry_preview", annotations={"readOnlyHint": True, "openWorldHint": False})
     def telemetry_preview() -> PreviewResult:
         """The exact report that would be sent next (nothing is sent), with a readable summary."""
-        from voicemode_otel import next_report, otlp_json
+        from voicemode_otel import next_report, otlp_json, preview_text
 
         built = next_report.build(paths())
         return PreviewResult(
             enabled=built.consent.enabled,
-            period=built.period.label(),
+            period=built.period.label() if built.period else None,
             sessions=built.session_count,
             schema_versions=dict(built.read_stats.schema_versions),
-            text=next_report.render_summary(built),
+            text=preview_text.render_summary(built),
             otlp_json=otlp_json.to_dict(built.request),
         )
 
@@ -241,5 +246,32 @@ def build_server(base_dir: str | os.PathLike[str] | None = None) -> FastMCP:
 
 
 def serve_stdio() -> None:
-    """Serve over stdio until the client disconnects (closes stdin); quiet on stderr."""
-    build_server().run(transport="stdio", show_banner=False, log_level="WARNING")
+    """Serve over stdio until the client disconnects (closes stdin); quiet on stderr.
+
+    Runs the server the way FastMCP's own stdio runner does (its lifespan, its
+    low-level server and initialization options), over :mod:`voicemode_otel.mcp_stdio`'s
+    bounded transport instead of the SDK's unbounded line reader.
+    """
+    import anyio
+    from fastmcp.server.context import reset_transport, set_transport
+    from fastmcp.utilities.logging import temporary_log_level
+    from mcp.server.lowlevel.server import NotificationOptions
+
+    from voicemode_otel.mcp_stdio import bounded_stdio
+
+    server = build_server()
+
+    async def serve() -> None:
+        token = set_transport("stdio")
+        try:
+            with temporary_log_level("WARNING"):
+                async with server._lifespan_manager(), bounded_stdio() as (read, write):
+                    low_level = server._mcp_server
+                    options = NotificationOptions(tools_changed=True)
+                    await low_level.run(
+                        read, write, low_level.create_initialization_options(notification_options=options)
+                    )
+        finally:
+            reset_transport(token)
+
+    anyio.run(serve)

@@ -1,10 +1,14 @@
 """``preview``: the exact report that would be sent next, sending and writing nothing.
 
-With consent and a pending report, that stored report is what goes next and
-is shown byte for byte. Otherwise the next period's report is built the way
-the sender would build it. Without consent (or before the first period) the
-last 24 hours are shown as an illustration, with a placeholder ID, because
-no ID may exist before the opt-in.
+With consent, what is shown is what ``voicemode-otel send`` would send now,
+byte for byte: the pending report if one is waiting, else the period since
+the last settled one (never anything a delivered report already held), or
+``{}`` when no session has completed since. Right after opting in that is
+``{}`` too, and the sessions of the last 24 hours that began before the
+opt-in are counted: they are never sent. Local mode shows the next report as
+it will be logged. Without consent (off, not asked, paused) a report of the
+last 24 hours is shown as an illustration, with a placeholder ID, because no
+ID may exist before the opt-in.
 """
 
 from __future__ import annotations
@@ -16,32 +20,45 @@ from datetime import datetime, timedelta, timezone
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from voicemode_otel import consent, contract, enrollment, otlp_json, report, schedule, state
+from voicemode_otel import consent, enrollment, exporter_config, otlp_json, report, schedule, state
 from voicemode_otel.identity import PLACEHOLDER_ID
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, floor_hour, iso
+from voicemode_otel.periods import HOUR, Period, floor_hour, shown
 from voicemode_otel.resource_detector import installation_attributes
-from voicemode_otel.sessions import ReadStats, completed_sessions
+from voicemode_otel.sessions import ReadStats, Session, completed_sessions
 
-NEWEST_KNOWN_SCHEMA = 4
-"""VoiceMode's newest ``ConversationLogger.SCHEMA_VERSION`` this package was tested with (voice-mode 9)."""
-_BAR_WIDTH = 28
+DAY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
 class Preview:
-    """The next report (if any) and what it means."""
+    """The next report (possibly empty) and what it means."""
 
     consent: consent.Consent
-    period: Period
+    period: Period | None
+    """The period the report covers; None when no period has ended since the last one."""
     request: ExportMetricsServiceRequest
     session_count: int
     note: str
     read_stats: ReadStats
+    exact: bool = True
+    """True: this is what would be sent (or logged, in local mode); False: an illustration."""
+    never_sent: int = 0
+    """Sessions of the last 24 hours that began before the opt-in: no report will ever hold them."""
 
     def to_json(self, indent: int | None = 2) -> str:
         """The OTLP/JSON body (``{}`` when nothing would be sent)."""
         return otlp_json.to_json(self.request, indent=indent)
+
+
+@dataclass(frozen=True)
+class _Context:
+    paths: Paths
+    environ: Mapping[str, str]
+    now: datetime
+    decision: consent.Consent
+    exec_source: str
+    version: str | None
 
 
 def build(
@@ -59,151 +76,136 @@ def build(
     """
     env = os.environ if environ is None else environ
     moment = now or datetime.now(timezone.utc)
-    decision = consent.decide(paths, env)
+    context = _Context(paths, env, moment, consent.decide(paths, env), exec_source, version)
+    if context.decision.enabled:
+        return _next_report(context)
+    if context.decision.local:
+        return _next_local(context)
+    return _illustration(context)
+
+
+def _read(context: _Context, period: Period | None) -> tuple[list[Session], ReadStats]:
+    """Sessions completed in ``period`` and in the last 24 hours (to count those never sent)."""
+    end = floor_hour(context.now)
+    start = min(period.start, end - DAY) if period else end - DAY
     stats = ReadStats()
-    pending = state.load_pending(paths, discard_corrupt=False) if decision.enabled else None
+    return completed_sessions(context.paths.conversations_dir, Period(start, end), stats), stats
+
+
+def _request(
+    context: _Context, sessions: list[Session], period: Period | None, telemetry_id: str
+) -> ExportMetricsServiceRequest:
+    if not sessions or period is None:
+        return ExportMetricsServiceRequest()
+    attributes = installation_attributes(
+        telemetry_id, exec_source=context.exec_source, environ=context.environ, version=context.version
+    )
+    return report.build_request(sessions, period, attributes)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _next_report(context: _Context) -> Preview:
+    """Consent: exactly what `send` would send now."""
+    paths, decision = context.paths, context.decision
+    pending = state.load_pending(paths, discard_corrupt=False)
     if pending is not None:
-        request = ExportMetricsServiceRequest.FromString(pending.body)
-        note = "This report is already saved and waiting to be sent; it will be sent exactly as shown."
-        return Preview(decision, pending.period, request, pending.session_count, note, stats)
-    enrolled = enrollment.current(paths) if decision.enabled else None
-    since: datetime | None = enrolled.opted_in_at if enrolled else None
-    schedule_state = state.load_state(paths, moment)
-    if decision.local:
-        schedule_state = state.load_local(paths)
-        since = schedule_state.opted_in_at
-    period = None
-    if since is not None:
-        period = schedule.next_period(schedule_state, since, moment, timedelta(), force=True)
-    if period is not None:
         note = (
-            "Local mode: this is the next report, built as it will be logged here. Nothing is ever sent."
-            if decision.local
-            else "This is the report for the next period, built as the sender would build it."
+            "Telemetry is ON. This report is already saved and waiting to be sent; it will be sent "
+            "exactly as shown."
+        )
+        request = ExportMetricsServiceRequest.FromString(pending.body)
+        return Preview(decision, pending.period, request, pending.session_count, note, ReadStats())
+    enrolled = enrollment.current(paths)
+    cadence = exporter_config.resolve(context.environ).cadence
+    current = state.load_state(paths, context.now)
+    # Consent from the environment, not acted on yet: the opt-in moment will be the next run.
+    since = enrolled.opted_in_at if enrolled else context.now
+    period = schedule.next_period(current, since, context.now, cadence, force=True) if enrolled else None
+    sessions, stats = _read(context, period)
+    chosen = [s for s in sessions if period and period.contains(s.completed_at) and s.first >= since]
+    never = sum(1 for s in sessions if s.first < since)
+    request = _request(context, chosen, period, enrolled.telemetry_id if enrolled else PLACEHOLDER_ID)
+    if enrolled is None:
+        note = (
+            f"Telemetry is ON ({decision.reason}). The opt-in moment is recorded when voicemode-otel first "
+            "acts on it (VoiceMode's next start, or `voicemode-otel send`); nothing from before it is "
+            "ever sent, so nothing would be sent now."
         )
     else:
-        end = floor_hour(moment)
-        period = Period(end - timedelta(hours=24), end)
-        if decision.enabled and enrolled:
-            note = (
-                "Telemetry is ON but the first period has not ended yet; "
-                "this shows what the last 24 hours would look like."
+        due = schedule.next_due(current, since, cadence)
+        start = schedule.period_start(current, since)
+        if current.last_delivered_at is not None and current.acked_until is not None:
+            last = (
+                f"The last report (until {shown(current.acked_until)}) was delivered at "
+                f"{shown(current.last_delivered_at)}. "
             )
-        elif decision.enabled:
+        else:
+            last = ""
+        if period is None:
             note = (
-                f"Telemetry is ON ({decision.reason}). The anonymous ID is made with the first report; "
-                "this shows what the last 24 hours would look like, with a placeholder ID."
+                f"Telemetry is ON. {last}Nothing would be sent now: the next report starts at "
+                f"{shown(start)}; `voicemode-otel send` can send it from {shown(start + HOUR)}, and "
+                f"VoiceMode sends it by itself from {shown(due)}."
             )
-        elif decision.local:
+        elif chosen:
+            itself = (
+                f"VoiceMode sends it by itself from {shown(due)} (covering until then)"
+                if due > context.now
+                else "it is due, so VoiceMode sends it by itself the next time it runs"
+            )
             note = (
-                f"Telemetry is in LOCAL mode ({decision.reason}); nothing is sent. "
-                "This shows what a report of the last 24 hours would look like."
+                f"Telemetry is ON. {last}This is the report `voicemode-otel send` would send now; {itself}."
             )
         else:
             note = (
-                f"Telemetry is OFF ({decision.reason}); nothing is sent. "
-                "This shows what a report of the last 24 hours would look like, with a placeholder ID."
+                f"Telemetry is ON. {last}No session has completed since {shown(period.start)}: "
+                "nothing would be sent now."
             )
-    sessions = completed_sessions(paths.conversations_dir, period, stats)
-    if since is not None:
-        sessions = [s for s in sessions if s.first >= since]
-    telemetry_id = enrolled.telemetry_id if enrolled else PLACEHOLDER_ID
-    attributes = installation_attributes(telemetry_id, exec_source=exec_source, environ=env, version=version)
-    request = (
-        report.build_request(sessions, period, attributes) if sessions else ExportMetricsServiceRequest()
+    if never:
+        when = shown(since) if enrolled else "at the next run"
+        note += (
+            f" {_plural(never, 'session')} of the last 24 hours began before you opted in ({when}) "
+            "and will never be sent."
+        )
+    return Preview(decision, period, request, len(chosen), note, stats, never_sent=never)
+
+
+def _next_local(context: _Context) -> Preview:
+    """Local mode: the next report as it will be logged here (never sent)."""
+    local = state.load_local(context.paths)
+    since = local.opted_in_at
+    cadence = exporter_config.resolve(context.environ).cadence
+    period = (
+        schedule.next_period(local, since, context.now, cadence, force=True) if since is not None else None
     )
-    return Preview(decision, period, request, len(sessions), note, stats)
+    sessions, stats = _read(context, period)
+    chosen = [
+        s for s in sessions if period and period.contains(s.completed_at) and since and s.first >= since
+    ]
+    request = _request(context, chosen, period, PLACEHOLDER_ID)
+    if since is None:
+        detail = "the first starts when voicemode-otel first acts on it (VoiceMode's next start, or `send`)"
+    elif period is None:
+        detail = f"the next one starts at {shown(schedule.period_start(local, since))}; none has ended since"
+    else:
+        detail = "this is the next one, as it will be logged"
+    note = f"Telemetry is LOCAL ({context.decision.reason}): reports are logged here, never sent; {detail}."
+    return Preview(context.decision, period, request, len(chosen), note, stats)
 
 
-def _bar(count: int, largest: int) -> str:
-    return "█" * max(1 if count else 0, round(_BAR_WIDTH * count / largest)) if largest else ""
-
-
-def _histogram_totals(request: ExportMetricsServiceRequest, name: str) -> tuple[list[int], dict[str, int]]:
-    spec = contract.load().metric(name)
-    totals = [0] * len(spec.bins)
-    by_transport: dict[str, int] = {}
-    for entry in request.resource_metrics:
-        for scope in entry.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name != name:
-                    continue
-                for point in metric.histogram.data_points:
-                    for index, count in enumerate(point.bucket_counts):
-                        totals[index] += count
-                    transport = next((a.value.string_value for a in point.attributes), "unknown")
-                    by_transport[transport] = by_transport.get(transport, 0) + point.count
-    return totals, by_transport
-
-
-def _provider_counts(request: ExportMetricsServiceRequest) -> dict[tuple[str, str], int]:
-    counts: dict[tuple[str, str], int] = {}
-    for entry in request.resource_metrics:
-        for scope in entry.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name == contract.PROVIDERS:
-                    for point in metric.sum.data_points:
-                        attrs = {a.key: a.value.string_value for a in point.attributes}
-                        key = (attrs.get(contract.PROVIDER_ROLE, "?"), attrs.get(contract.PROVIDER_NAME, "?"))
-                        counts[key] = counts.get(key, 0) + point.as_int
-    return counts
-
-
-def _version_order(key: str) -> tuple[int, int, str]:
-    """Integer versions first, in order; then "missing" and "other"."""
-    return (0, int(key), "") if key.lstrip("-").isdigit() else (1, 0, key)
-
-
-def schema_version_lines(stats: ReadStats) -> list[str]:
-    """The log records read, by VoiceMode schema version, and a note on versions newer than known.
-
-    A newer version is read like the others (only the fields the contract needs);
-    saying so keeps a format change from passing unnoticed.
-    """
-    versions = stats.schema_versions
-    if not versions:
-        return []
-    keys = sorted(versions, key=_version_order)
-    names = {key: f"v{key}" if _version_order(key)[0] == 0 else key for key in keys}
-    counts = ", ".join(f"{names[key]} {versions[key]}" for key in keys)
-    lines = [f"Log records read, by schema version: {counts}"]
-    unlike = [names[k] for k in keys if k == "other" or _version_order(k)[1] > NEWEST_KNOWN_SCHEMA]
-    if unlike:
-        lines.append(
-            f"  ({', '.join(unlike)}: newer or unlike the v{NEWEST_KNOWN_SCHEMA} logs this package was "
-            "tested with; read for the same few fields, everything else in them ignored)"
-        )
-    return lines
-
-
-def render_summary(preview: Preview) -> str:
-    """A person-readable summary: period, resource, and each histogram as a bar chart."""
-    lines = [preview.note, f"Period: {iso(preview.period.start)} → {iso(preview.period.end)} (UTC)"]
-    lines.extend(schema_version_lines(preview.read_stats))
-    if preview.read_stats.skipped():
-        lines.append(f"Log lines skipped as unreadable: {preview.read_stats.skipped()}")
-    if not preview.session_count:
-        lines.append("No session completed in this period: nothing would be sent.")
-        return "\n".join(lines)
-    lines.append(f"Sessions: {preview.session_count}")
-    resource = preview.request.resource_metrics[0].resource
-    lines.append("Sent with every report:")
-    lines.extend(f"  {a.key} = {a.value.string_value}" for a in resource.attributes)
-    spec = contract.load()
-    transports: dict[str, int] = {}
-    for name in (contract.DURATION, contract.EXCHANGES):
-        metric = spec.metric(name)
-        totals, transports = _histogram_totals(preview.request, name)
-        lines.append(f"{name} ({metric.unit}):")
-        width = max(len(label) for label in metric.bins)
-        largest = max(totals)
-        lines.extend(
-            f"  {label:>{width}} | {_bar(count, largest)} {count}"
-            for label, count in zip(metric.bins, totals, strict=True)
-        )
-    lines.append("sessions by transport: " + ", ".join(f"{k} {v}" for k, v in sorted(transports.items())))
-    providers = _provider_counts(preview.request)
-    for role in spec.closed_values(contract.PROVIDER_ROLE):
-        used = sorted((name, n) for (r, name), n in providers.items() if r == role)
-        lines.append(f"{role} providers (sessions): " + (", ".join(f"{n} {c}" for n, c in used) or "none"))
-    return "\n".join(lines)
+def _illustration(context: _Context) -> Preview:
+    """No consent: what a report of the last 24 hours would look like, with a placeholder ID."""
+    decision = context.decision
+    end = floor_hour(context.now)
+    period = Period(end - DAY, end)
+    sessions, stats = _read(context, period)
+    request = _request(context, sessions, period, PLACEHOLDER_ID)
+    label = {consent.State.PAUSED: "PAUSED"}.get(decision.state, "OFF")
+    note = (
+        f"Telemetry is {label} ({decision.reason}); nothing is sent. If it were on, a report of the last "
+        "24 hours would look like this (with a placeholder ID):"
+    )
+    return Preview(decision, period, request, len(sessions), note, stats, exact=False)

@@ -19,8 +19,10 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -114,6 +116,9 @@ class CaptureServer:
     routes: tuple[str, ...] | None = None
     """Like a real receiver, answer 404 to any other path (None: serve all). A route ending in
     ``/`` is a prefix: ``("/v1/metrics", "/v1/installations/")`` is what the Worker serves."""
+    clock: Callable[[], datetime] | None = None
+    """The server's clock, stated in a ``Date`` header; None: no ``Date`` (a server without a clock,
+    as RFC 9110 allows), so tests that move the client's clock are not judged by the real one."""
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -160,6 +165,13 @@ class CaptureServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                """As the standard handler, with ``Date`` only from ``capture.clock``."""
+                self.send_response_only(code, message)
+                self.send_header("Server", self.version_string())
+                if capture.clock is not None:
+                    self.send_header("Date", format_datetime(capture.clock(), usegmt=True))
 
             def handle(self) -> None:
                 # A client that gave up (a timeout test, an aborted exit) closes the socket

@@ -15,7 +15,7 @@ from typing import Any
 
 from voicemode_otel import consent, erasure, exporter_config, identity, proxies, schedule, state
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, shown
+from voicemode_otel.periods import Period, clock_difference, shown
 
 SCHEMA = 2
 """Version of the ``status --json`` shape; bumped only when a key changes meaning or goes."""
@@ -56,6 +56,9 @@ class Status:
     proxy: proxies.Proxy | None = None
     proxy_bypassed: str | None = None
     """Why a proxy that is set is not used for the endpoint (``NO_PROXY``)."""
+    clock_local_time: datetime | None = None
+    """Set while sending is held because this clock and the server's differ by over an hour."""
+    clock_server_time: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -95,6 +98,17 @@ class Status:
             "erasures": [r.to_dict() for r in self.erasures],
             "local_since": when(self.local_since),
             "transport": transport(self.settings, self.proxy) if self.settings else None,
+            "clock_hold": self._clock_hold(),
+        }
+
+    def _clock_hold(self) -> dict[str, Any] | None:
+        if self.clock_local_time is None or self.clock_server_time is None:
+            return None
+        return {
+            "local_time": when(self.clock_local_time),
+            "server_time": when(self.clock_server_time),
+            "difference_seconds": round((self.clock_local_time - self.clock_server_time).total_seconds()),
+            "recheck_after": when(self.retry_not_before),
         }
 
 
@@ -129,6 +143,8 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
             if pending
             else schedule.next_due(delivery, delivery.opted_in_at, settings.cadence)
         )
+    if next_due is not None and delivery.clock_local_time is not None and delivery.retry_not_before:
+        next_due = delivery.retry_not_before  # held for the clock: when the server is asked again
     if local is not None and local.opted_in_at is not None:
         next_due = schedule.next_due(local, local.opted_in_at, settings.cadence)
     return Status(
@@ -155,6 +171,8 @@ def current(paths: Paths, environ: Mapping[str, str] | None = None) -> Status:
         settings=settings,
         proxy=proxies.for_url(settings.endpoint) if settings.endpoint else None,
         proxy_bypassed=proxies.bypassed(settings.endpoint) if settings.endpoint else None,
+        clock_local_time=delivery.clock_local_time if decision.enabled else None,
+        clock_server_time=delivery.clock_server_time if decision.enabled else None,
     )
 
 
@@ -228,6 +246,8 @@ def render(status: Status) -> str:
         lines.append(f"ID:        {status.telemetry_id} ({held})")
     elif status.consent.local:
         lines.append("ID:        (none: local mode never sends, so no ID exists)")
+    elif on and not status.telemetry_id:  # after `forget`, or consent from the environment
+        lines.append("ID:        (none yet: a new one is created with the next report)")
     else:
         lines.append(f"ID:        {status.telemetry_id or '(none: created only when you opt in)'}")
     if status.local_since:
@@ -248,6 +268,16 @@ def render(status: Status) -> str:
             retry = f", next automatic attempt after {when(status.retry_not_before)}"
         period, count = status.pending_period.label(), status.pending_sessions or 0
         lines.append(f"Pending:   report for {period} ({_plural(count, 'session')}){retry}")
+    if on and status.clock_local_time and status.clock_server_time:
+        recheck = (
+            f"; the server is asked again after {when(status.retry_not_before)}"
+            if status.retry_not_before
+            else ""
+        )
+        lines.append(
+            f"Held:      {clock_difference(status.clock_local_time, status.clock_server_time)}. "
+            f"Nothing is sent until they agree within an hour{recheck} (`voicemode-otel send --force`: now)"
+        )
     if status.next_due and status.consent.collecting:
         overdue = status.next_due <= datetime.now(timezone.utc)
         soon = "now (at the next start of VoiceMode, or `voicemode-otel send`)" if overdue else ""

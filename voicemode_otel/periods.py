@@ -88,3 +88,22 @@ def parse_iso(text: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without offset: {text!r}")
     return moment.astimezone(timezone.utc)
+
+
+def clock_difference(local: datetime, server: datetime) -> str:
+    """How far and which way this clock was from the server's, for the run's message and ``status``."""
+    seconds = (local - server).total_seconds()
+    span = _span(abs(seconds))
+    side = "ahead of" if seconds > 0 else "behind"
+    return (
+        f"this computer's clock was {span} {side} the server's at {shown(local)} "
+        f"(the server's time then: {shown(server)})"
+    )
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("year", 365.25 * 86400), ("day", 86400.0), ("hour", 3600.0), ("minute", 60.0)):
+        if seconds >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{round(seconds)} seconds"

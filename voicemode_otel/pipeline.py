@@ -56,6 +56,11 @@ def record_sessions(sessions: Iterable[Session], resource_attributes: Mapping[st
         exemplar_filter=AlwaysOffExemplarFilter(),
         shutdown_on_exit=False,  # no atexit hook in the host process
     )
+    # OTEL_SDK_DISABLED=true makes every SDK provider hand out no-op meters, and this one would
+    # then count nothing. It is a private calculator with no exporter: what may leave the
+    # machine is consent's decision (which pauses everything under that variable), while
+    # `preview` must still show what a report holds. A test fails if the SDK renames this.
+    provider._disabled = False
     try:
         meter = provider.get_meter(spec.scope_name)
         duration = spec.metric(contract.DURATION)

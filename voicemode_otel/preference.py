@@ -173,7 +173,7 @@ def set_mode(
     attempts: tuple[erasure.Attempt, ...] = ()
     unsupported: tuple[str, ...] = ()
     problem = None
-    if after.enabled:
+    if after.enabled and mode == "on":  # a `disable` the environment overrides creates no ID
         try:
             telemetry_id = enrollment.enroll(paths, moment).telemetry_id
         except OSError as error:  # a link or a FIFO in the way, a read-only folder: never written through

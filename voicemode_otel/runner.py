@@ -48,7 +48,11 @@ def _seconds_until_work(paths: Paths, environ: Mapping[str, str], now: datetime,
     if current.opted_in_at is None:
         return 0.0
     settings = exporter_config.resolve(environ)
-    if not local and paths.pending_file.exists():
+    if not local and current.clock_local_time is not None:  # held for a wrong clock
+        if now < current.clock_local_time - enrollment.CLOCK_SKEW:
+            return 0.0  # the clock was set back since: ask the server again now
+        wake = current.retry_not_before or now
+    elif not local and paths.pending_file.exists():
         # A backoff earned by another endpoint (a URL since fixed) does not hold this one.
         wake = current.backoff_until(settings.target) or now
     else:

@@ -5,6 +5,9 @@ Shared by the HTTP sender (:mod:`voicemode_otel.sender`) and the gRPC one
 thing over every protocol: the delivery state machine sees only these outcomes.
 
 * ``delivered`` — the endpoint acknowledged the report (perhaps partially).
+* ``refused`` — the endpoint answered but stored none of it: every point was
+  rejected (a 2xx whose ``partial_success`` counts them all). Not delivered; the
+  same bytes would be refused again.
 * ``retry`` — no answer, or one that says "later" (408, 429, 5xx; gRPC
   UNAVAILABLE, RESOURCE_EXHAUSTED, ...): kept, resent unchanged.
 * ``misdirected`` — the URL or the credentials are wrong, not the data (404,
@@ -23,7 +26,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-Outcome = Literal["delivered", "retry", "misdirected", "dropped", "withdrawn"]
+Outcome = Literal["delivered", "refused", "retry", "misdirected", "dropped", "withdrawn"]
 URL_REFUSALS = frozenset({404, 405, 410, 415})
 """Not this URL (no route, not POST, gone, not OTLP's media type): the data was not judged."""
 CREDENTIAL_REFUSALS = frozenset({401, 403})
@@ -42,6 +45,8 @@ class SendResult:
     detail: str
     retry_after_seconds: float | None = None
     rejected_points: int = 0
+    server_time: datetime | None = None
+    """The server's ``Date``: when it judged the report (None without one, or one that is no date)."""
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -61,6 +66,17 @@ def retry_after_seconds(value: str | None) -> float | None:
     return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS) if math.isfinite(seconds) else None
 
 
+def server_time(value: str | None) -> datetime | None:
+    """A ``Date`` header as an aware UTC datetime; None if absent or not an HTTP date."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
+
+
 def misdirection(status: int, users_own: bool) -> str | None:
     """What to check when ``status`` says the URL or the credentials are wrong, not the data; else None.
 
@@ -78,11 +94,18 @@ def misdirection(status: int, users_own: bool) -> str | None:
     return None
 
 
-def delivered(status: int | None, rejected: int, message: str) -> SendResult:
-    """An acknowledgement, with the points the endpoint refused (partial success) if any."""
+def delivered(status: int | None, rejected: int, message: str, points: int) -> SendResult:
+    """An acknowledgement of a report of ``points`` points, ``rejected`` of them refused (partial success).
+
+    Every point refused is no delivery: the contract judged the report and stored none
+    of it (the Worker stores a report whole or not at all), so it is ``refused``.
+    """
     from voicemode_otel.network_errors import printable
 
     shown = "OK" if status is None else f"{status}"
+    if points and rejected >= points:
+        detail = f"{shown}; all {points} points rejected: {printable(message)}"
+        return SendResult("refused", status, detail, rejected_points=rejected)
     detail = shown + (
         f"; partial success: {rejected} points rejected: {printable(message)}" if rejected else ""
     )

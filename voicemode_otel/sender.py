@@ -40,11 +40,19 @@ from voicemode_otel import http_attempt, otlp_json, proxies
 from voicemode_otel.exporter_config import ExportSettings
 from voicemode_otel.http_attempt import ConsentWithdrawn
 from voicemode_otel.network_errors import printable, through
-from voicemode_otel.send_outcome import SendResult, delivered, misdirection, retry_after_seconds
+from voicemode_otel.send_outcome import SendResult, delivered, misdirection, retry_after_seconds, server_time
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["ConsentWithdrawn", "ReportSender", "SendResult", "abort_all", "retry_after_seconds"]
+__all__ = [
+    "ConsentWithdrawn",
+    "ReportSender",
+    "SendResult",
+    "abort_all",
+    "data_points",
+    "retry_after_seconds",
+    "server_time",
+]
 
 _COMPRESSION = {"gzip": Compression.Gzip, "none": Compression.NoCompression}
 _USER_AGENT = f"OTel-OTLP-Exporter-Python/{exporter_version}"
@@ -56,6 +64,16 @@ def abort_all() -> None:
     """Abort every send in progress (process exit must not wait on a slow endpoint)."""
     for active in list(_ACTIVE):
         active.abort()
+
+
+def data_points(metrics: MetricsData) -> int:
+    """How many data points a report carries (to tell a refusal of all of them from a partial one)."""
+    return sum(
+        len(metric.data.data_points)
+        for resource in metrics.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    )
 
 
 def _partial_success(response: requests.Response) -> tuple[int, str]:
@@ -93,7 +111,7 @@ class ReportSender:
         if settings.protocol == "grpc":
             from voicemode_otel import grpc_sender  # grpcio: only for a user who asked for gRPC
 
-            work = grpc_sender.exchange(attempt, settings, encode_metrics(metrics))
+            work = grpc_sender.exchange(attempt, settings, encode_metrics(metrics), data_points(metrics))
         elif settings.protocol == "http/json":
             work = self._post_json(attempt, metrics)
         else:
@@ -113,7 +131,7 @@ class ReportSender:
             return answer.result
         if answer.response is None:
             return SendResult("retry", None, answer.cause)
-        return self._classify(answer.response)
+        return self._classify(answer.response, data_points(metrics))
 
     def _export(self, attempt: http_attempt.Attempt, metrics: MetricsData) -> Callable[[], None]:
         """http/protobuf through the official exporter and the pinned session."""
@@ -167,19 +185,19 @@ class ReportSender:
         if attempt is not None:
             attempt.expire("interrupted: the process is exiting")
 
-    def _classify(self, response: requests.Response) -> SendResult:
-        result = self._judge(response)
+    def _classify(self, response: requests.Response, points: int) -> SendResult:
+        result = replace(self._judge(response, points), server_time=server_time(response.headers.get("date")))
         proxy = proxies.for_url(self._endpoint)
-        if proxy is None or result.outcome == "delivered":
+        if proxy is None or result.outcome in ("delivered", "refused"):
             return result
         # A 502 or a 407 may be the proxy's own answer: say the request went through one.
         return replace(result, detail=f"{result.detail} {through(proxy)}")
 
-    def _judge(self, response: requests.Response) -> SendResult:
+    def _judge(self, response: requests.Response, points: int) -> SendResult:
         status = response.status_code
         reason = printable(response.reason or "", 80)
         if 200 <= status < 300:
-            return delivered(status, *_partial_success(response))
+            return delivered(status, *_partial_success(response), points)
         retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if status in (408, 429) or status >= 500:
             return SendResult("retry", status, f"{status} {reason}".strip(), retry_after)

@@ -36,6 +36,8 @@ _TIMES = (
     "last_attempt_at",
     "last_delivered_at",
     "delivered_until",
+    "clock_local_time",
+    "clock_server_time",
 )
 LOG_MEMORY = transparency.RETENTION + timedelta(days=1)
 """How far back the transparency log can vouch for what was sent."""
@@ -66,6 +68,10 @@ class DeliveryState:
     """End of the last period a server acknowledged: no period may ever start before it."""
     delivered_to: tuple[str, ...] = ()
     """Every endpoint that acknowledged (or may have stored) a report of this ID: where erasure is asked."""
+    clock_local_time: datetime | None = None
+    """Set while sending is held for a wrong clock: this machine's time when the server's was read."""
+    clock_server_time: datetime | None = None
+    """... and the server's time then (its ``Date``): they differed by more than an hour."""
     recovered: str | None = None
     """Set (never stored) when this state was rebuilt from a corrupt ``state.json``: why."""
 

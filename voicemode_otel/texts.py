@@ -15,7 +15,8 @@ NEVER_COLLECTED = (
     "file paths, project names or anything about your code",
     "provider URLs, hostnames, API keys, or error messages",
     "a session's exact length or number of exchanges, or any time finer than the hour",
-    "your IP address (the server keys its rate limit on a keyed hash of it and the day, never stored raw)",
+    "your IP address: the server sees it, as any web server does, and never stores it "
+    "(its rate limit keys on a keyed hash of the address and the day)",
 )
 
 DEFAULT_ENV_FILE = "~/.voicemode/voicemode.env"
@@ -76,7 +77,8 @@ def opt_in_prompt(env_file: str = DEFAULT_ENV_FILE) -> str:
         f"({_bins(exchanges)}), which kinds of speech providers and transport were used, "
         "your OS family, VoiceMode version, install method and app — plus a random ID that "
         "is deleted when you opt out. "
-        "Never your words, audio, file or project names, URLs, exact times or IP address. "
+        "Never your words, audio, file or project names, URLs or exact times. The server sees your "
+        "IP address, as any server does, and never stores it. "
         "It is off unless you say yes. "
         f"{how_to_change(env_file)} "
         "Would you like to share these statistics?"

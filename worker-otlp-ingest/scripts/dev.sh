@@ -22,7 +22,9 @@ cd "$WORKER_DIR"
 PORT="${1:-8787}"
 PERSIST_TO="${PERSIST_TO:-$WORKER_DIR/.wrangler/state}"
 
-wrangler d1 migrations apply DB --local --persist-to "$PERSIST_TO" >&2
+# stdin from /dev/null: on a terminal wrangler would otherwise stop and ask "About to apply
+# N migration(s)… (Y/n)"; a local database of our own is always migrated.
+wrangler d1 migrations apply DB --local --persist-to "$PERSIST_TO" </dev/null >&2
 
 # Secrets go through an env file (mode 600), not the command line, where `ps` shows them.
 mkdir -p "$WORKER_DIR/.wrangler"

@@ -22,9 +22,8 @@ function errorEncoding(request: Request): Encoding {
 	return encodingOf(request.headers.get("Content-Type")) ?? "json";
 }
 
-async function route(request: Request, env: Env): Promise<Response> {
+async function route(request: Request, env: Env, now: number): Promise<Response> {
 	const { pathname } = new URL(request.url);
-	const now = Date.now();
 	const { method } = request;
 	if (pathname === "/v1/metrics") {
 		return method === "POST" ? handleMetrics(request, env, now) : methodNotAllowed("POST");
@@ -48,16 +47,29 @@ async function route(request: Request, env: Env): Promise<Response> {
 	return notFound(errorEncoding(request));
 }
 
+/**
+ * Every answer states the time it was judged at (RFC 9110 §6.6.1): a client whose clock
+ * is off sees by how much, and holds its reports instead of sending periods this Worker
+ * would refuse as being in the future (or record a refusal as delivered).
+ */
+function dated(response: Response, now: number): Response {
+	response.headers.set("Date", new Date(now).toUTCString());
+	return response;
+}
+
 export default {
 	async fetch(request, env): Promise<Response> {
+		const now = Date.now();
+		let response: Response;
 		try {
-			return await route(request, env);
+			response = await route(request, env, now);
 		} catch (error) {
 			// Handlers return their own errors; anything reaching here is a bug or a D1
 			// outage. Log it, and answer retryably without a stack or message.
 			console.error("unhandled", error instanceof Error ? error.name : typeof error);
-			return errorResponse(503, "temporarily unavailable", errorEncoding(request), { "Retry-After": "60" });
+			response = errorResponse(503, "temporarily unavailable", errorEncoding(request), { "Retry-After": "60" });
 		}
+		return dated(response, now);
 	},
 	async scheduled(controller, env): Promise<void> {
 		await runScheduled(env.DB, controller.cron, controller.scheduledTime, minInstallationsFrom(env.STATS_MIN_INSTALLATIONS));

@@ -17,6 +17,20 @@ describe("routing", () => {
 		expect(await res.text()).toBe("ok\n");
 	});
 
+	it.each([
+		["/v1/metrics", "POST"],
+		["/v1/metrics", "GET"],
+		["/healthz", "GET"],
+		["/v1/traces", "POST"],
+	])("states its time in a Date header on %s %s, for clients to compare their clocks", async (path, method) => {
+		const before = Math.floor(Date.now() / 1000) * 1000;
+		const res = await call(path, method);
+		const stated = Date.parse(res.headers.get("Date") ?? "");
+		expect(res.headers.get("Date")).toMatch(/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+		expect(stated).toBeGreaterThanOrEqual(before);
+		expect(stated).toBeLessThanOrEqual(Date.now());
+	});
+
 	it("answers unknown paths 404 with a JSON google.rpc.Status", async () => {
 		const res = await call("/v1/traces", "POST");
 		expect(res.status).toBe(404);
