@@ -34,13 +34,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from voicemode_otel import consent, enrollment, erasure, exporter_config, state, transparency
+from voicemode_otel import consent, contract, enrollment, erasure, exporter_config, state, transparency
 from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, shown
 from voicemode_otel.schedule import next_due, next_period
 
 if TYPE_CHECKING:
+    from voicemode_otel import report
     from voicemode_otel.sessions import SessionReader
 
 _log = logging.getLogger(__name__)
@@ -269,7 +270,14 @@ def _prepare(
     try:
         transparency.append(
             paths,
-            transparency.Entry(now, "pending", endpoint, period, "pending", otlp_json.to_dict(built.request)),
+            transparency.Entry(
+                now,
+                "pending",
+                endpoint,
+                period,
+                "pending" + _left_out(built),
+                otlp_json.to_dict(built.request),
+            ),
         )
         state.save_state(paths, replace(current, failures=0, retry_not_before=None, server_retry_after=None))
     except OSError:
@@ -376,7 +384,8 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
                     version=config.host_version,
                 )
                 built = report.build(sessions, period, attributes)
-                outcome = f"kept locally (local mode, never uploaded), {len(sessions)} sessions"
+                kept = f"{built.session_count} sessions{_left_out(built)}"
+                outcome = f"kept locally (local mode, never uploaded), {kept}"
                 transparency.append(
                     paths,
                     transparency.Entry(now, "local", "", period, outcome, otlp_json.to_dict(built.request)),
@@ -391,6 +400,14 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
     if not done:
         return RunResult(Outcome.NOT_DUE, f"local mode: no report is due until {shown(due)}", (), due)
     return RunResult(Outcome.LOCAL, "local mode: reports logged here, nothing sent", tuple(done), due)
+
+
+def _left_out(built: report.Report) -> str:
+    """The log's note on sessions over the contract's cap (empty when none were)."""
+    if not built.left_out:
+        return ""
+    cap = contract.load().counts.max_sessions_per_hour
+    return f"; {built.left_out} sessions over the contract's cap ({cap} an hour) left out"
 
 
 def _settle(
