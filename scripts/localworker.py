@@ -193,8 +193,8 @@ class LocalWorker:
     def refresh(self, cron: str | None = None) -> str:
         """Runs the Worker's scheduled handler now (wrangler dev's ``/cdn-cgi/local/scheduled``).
 
-        With ``cron`` None it runs what the daily trigger runs: the rollup job, then
-        retention; with the hourly trigger's string (``src/cron.ts`` ROLLUP_CRON), the
+        With ``cron`` None it runs what the daily trigger runs: retention, then the
+        rollup job and the history; with the hourly trigger's string (``src/cron.ts`` ROLLUP_CRON), the
         rollup only. ``stats()`` needs no refresh unless ``rollup_on_read`` is False: the
         Worker then brings its rollups up to date before every stats read.
         """

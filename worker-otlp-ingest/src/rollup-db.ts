@@ -21,7 +21,9 @@
 
 import { CONTRACT, DURATION } from "./contract";
 import { countInHistory } from "./history-db";
+import { countFailure, nextEnd, takeable } from "./queue-db";
 import { INSTALLATION_COLUMNS } from "./rows";
+import type { StepCost, StepEnd } from "./steps";
 
 /** The stat keys a set of cells feeds, one row per (cell, key); `cols` are carried through. */
 function statKeys(from: string, cols: string, durationParam: string): string {
@@ -54,22 +56,11 @@ function keyValue(k: string, prefix: string): string {
  * on the primary key, so each statement reads only the step's rows of the queue, never
  * the whole queue (a backlog after migration 0002 holds every stored report).
  */
-const IN_STEP = "p.telemetry_id <= ?1";
+const IN_STEP = `p.telemetry_id <= ?1 AND ${takeable("rollup_pending")}`;
 // The statements join the queue to `reports` with CROSS JOIN, which SQLite never
 // reorders: the queue drives, so a step reads its own reports by primary key. Left to
 // the planner, the range above is applied to `reports` instead, which in steady state
 // (a few thousand new reports scattered over every ID) reads the whole table.
-
-/**
- * The telemetry ID that ends the next step: the ID of the pending row after the first
- * ?1, or the highest pending ID when no more are pending; NULL when nothing is.
- * Reads at most ?1 + 1 rows, however long the queue.
- */
-const PENDING = `
-SELECT coalesce(
-  (SELECT telemetry_id FROM rollup_pending ORDER BY telemetry_id, period_start LIMIT 1 OFFSET ?1),
-  (SELECT MAX(telemetry_id) FROM rollup_pending)
-) AS up_to`;
 
 /** 1. Sessions and report counts of the step's reports, added at their hours. */
 const ADD_TOTALS = `
@@ -229,23 +220,20 @@ WHERE last_end != excluded.last_end OR ${FACT_COLUMNS.map((c) => `${c} != exclud
 const DEQUEUE = `DELETE FROM rollup_pending AS p WHERE ${IN_STEP}`;
 
 /** 7. Nothing pending any more: every report stored until now is counted. */
-const MARK_AS_OF = `UPDATE rollup_state SET as_of = ?1 WHERE NOT EXISTS (SELECT 1 FROM rollup_pending)`;
+const MARK_AS_OF = `UPDATE rollup_state SET as_of = ?1 WHERE NOT EXISTS (SELECT 1 FROM rollup_pending AS p WHERE ${takeable("rollup_pending")})`;
 
 /**
- * Where a step of about `size` reports ends: the highest telemetry ID it takes (every
- * pending report of the IDs up to it, just over `size` reports when an installation's
- * reports straddle the bound); null when nothing is pending.
+ * Where a step of about `size` reports ends (every pending report of the IDs up to
+ * it, just over `size` when an installation's reports straddle the bound); null when
+ * nothing takeable is pending.
  */
-export async function nextStepEnd(db: D1Database, size: number): Promise<string | null> {
-	const row = await db.prepare(PENDING).bind(size).first<{ up_to: string | null }>();
-	return row?.up_to ?? null;
+export function nextStepEnd(db: D1Database, size: number): Promise<StepEnd | null> {
+	return nextEnd(db, "rollup_pending", size);
 }
 
-export interface StepCost {
-	/** Reports the step took in. */
-	readonly reports: number;
-	readonly rowsRead: number;
-	readonly rowsWritten: number;
+/** A failed run for the one installation a step held; how many of its reports are set aside now. */
+export function failStep(db: D1Database, telemetryId: string): Promise<number> {
+	return countFailure(db, "rollup_pending", telemetryId);
 }
 
 /**

@@ -45,7 +45,7 @@ describe("the hourly rollup run", () => {
 		expect(first).toMatchObject({ steps: 1, reports: 3, complete: true });
 		const before = await snapshot();
 		const second = await runRollup(env.DB, Date.UTC(2026, 10, 25, 15, 7));
-		expect(second).toEqual({ steps: 0, reports: 0, complete: true, rowsRead: 0, rowsWritten: 0 });
+		expect(second).toEqual({ steps: 0, reports: 0, complete: true, rowsRead: 0, rowsWritten: 0, failed: null, setAside: 0 });
 		expect(await snapshot()).toEqual(before);
 	});
 

@@ -40,7 +40,7 @@ describe("POST /v1/metrics stores a valid report", () => {
 			const byName = (cells: readonly object[]) => cells.map((c) => JSON.stringify(c)).sort();
 			expect(byName(await cellsOf(id))).toEqual(byName(TYPICAL_CELLS));
 			expect(await env.DB.prepare("SELECT * FROM rollup_pending WHERE telemetry_id = ?1").bind(id).all().then((r) => r.results)).toEqual([
-				{ telemetry_id: id, period_start: hourMs(now, 24) / 1000 },
+				{ telemetry_id: id, period_start: hourMs(now, 24) / 1000, failures: 0 },
 			]);
 			expect(await installationOf(id)).toEqual({
 				telemetry_id: id,

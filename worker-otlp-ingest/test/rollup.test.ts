@@ -51,7 +51,7 @@ async function apply(o: Op, now: number): Promise<void> {
 		const id = IDS[o.id] ?? "";
 		await deleteInstallation(env.DB, id, idBucket(id).bucket);
 	} else if (o.kind === "retention") {
-		// The daily cron: a rollup run, then retention.
+		// The daily cron: retention, then a rollup run.
 		await runScheduled(env.DB, RETENTION_CRON, now * 1000, 5);
 	}
 }
