@@ -1,10 +1,11 @@
 """What gzip bombs cost workerd in memory, as its peak resident size (VmHWM).
 
 The peak resident size of the local Worker's workerd process is read before and
-after N bombs posted at once. A bomb is the largest body the Worker reads (64 KiB on the wire) holding 64 MiB of
-zeros after gzip: the Worker answers 413 whatever it does, so the question is only
-how much it inflated on the way. workerd's peak RSS is read from ``/proc`` (Linux).
-Used by ``benchmarks/bench_worker.py`` (a ``make bench`` row) and ``tests/test_gzip_bomb.py``.
+after N bombs posted at once. A bomb is the largest body the Worker reads (64 KiB on
+the wire) holding 64 MiB of zeros after gzip: the Worker answers 413 whatever it
+does, so the question is only how much it inflated on the way. workerd's peak RSS
+is read from ``/proc`` (Linux). Used by ``benchmarks/bench_worker.py`` (a ``make
+bench`` row) and ``tests/test_gzip_bomb.py``.
 """
 
 from __future__ import annotations
