@@ -231,9 +231,9 @@ def _retention_writes(probe: BenchWorker) -> list[int]:
     source = (WORKER / "src" / "db.ts").read_text(encoding="utf-8")
     body = source[source.index("export async function deleteExpired") :]
     statements = re.findall(r'db\.prepare\("(DELETE FROM [^"]+)"\)', body[: body.index("\n}\n")])
-    assert len(statements) == 3, statements
+    assert len(statements) == 4, statements
     far = int(time.time()) + 400 * 86_400
-    params: list[object] = [far, "9999-12-31", far]
+    params: list[object] = [far, "9999-12-31", far, far]
     written = []
     for sql, value in zip(statements, params, strict=True):
         answer = _post_json(f"{probe.base_url}/sql", json.dumps({"sql": sql, "params": [value]}).encode())

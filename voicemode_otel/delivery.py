@@ -24,18 +24,26 @@ returns what happened. The rules (design §6, docs/design.md):
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 import os
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from voicemode_otel import consent, contract, enrollment, erasure, exporter_config, state, transparency
-from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
+from voicemode_otel import (
+    consent,
+    contract,
+    delivery_lock,
+    enrollment,
+    erasure,
+    exporter_config,
+    identity,
+    state,
+    transparency,
+)
+from voicemode_otel.atomic import remove
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import Period, shown
 from voicemode_otel.schedule import next_due, next_period
@@ -98,30 +106,6 @@ class RunResult:
     """When the background thread should look again (None: nothing scheduled)."""
 
 
-@contextlib.contextmanager
-def _exclusive(paths: Paths) -> Iterator[bool]:
-    """A non-blocking lock: a second VoiceMode process skips the run instead of racing."""
-    ensure_private_dir(paths.state_dir, root=paths.base)
-    handle = open_regular(paths.lock_file, os.O_RDWR | os.O_CREAT)
-    try:
-        try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            acquired = False
-        else:
-            acquired = True
-        yield acquired
-    finally:
-        os.close(handle)
-
-
 def _backoff(failures: int) -> timedelta:
     return min(BACKOFF_CAP, BACKOFF_BASE * (1 << min(max(0, failures - 1), 16)))
 
@@ -147,7 +131,7 @@ def run(config: RunConfig) -> RunResult:
     if settings.problem or not settings.endpoint:
         return RunResult(Outcome.NO_ENDPOINT, f"nothing sent: {settings.problem}")
     try:
-        with _exclusive(paths) as acquired:
+        with delivery_lock.hold(paths) as acquired:
             if not acquired:
                 return RunResult(Outcome.BUSY, "another VoiceMode process is sending; skipped")
             transparency.prune(paths, now)
@@ -178,6 +162,9 @@ def _work(
     last = RunResult(Outcome.NOT_DUE, "no report is due")
     reader = SessionReader(paths.conversations_dir)  # one pass over the logs for all periods of this run
     for _ in range(MAX_PERIODS_PER_RUN):
+        if identity.read(paths) != enrolled.telemetry_id:  # given up (forget, opt-out) since the run began
+            message = "the anonymous ID was given up meanwhile; nothing more is sent for it"
+            return RunResult(Outcome.WITHDRAWN, message, tuple(done))
         current = state.load_state(paths)
         pending = state.load_pending(paths)
         if pending is None:
@@ -196,7 +183,7 @@ def _work(
             waiting = _waiting(config, current, pending, now)
             if waiting is not None:
                 return replace(waiting, periods=tuple(done))
-        last = _send(config, pending, settings, now)
+        last = _send(config, pending, settings, now, enrolled.telemetry_id)
         done.append(f"{pending.period.label()}: {last.message}")
         outcomes.append(last.outcome)
         if last.outcome in (Outcome.RETRY, Outcome.WITHDRAWN):
@@ -287,7 +274,11 @@ def _prepare(
 
 
 def _send(
-    config: RunConfig, pending: state.PendingReport, settings: exporter_config.ExportSettings, now: datetime
+    config: RunConfig,
+    pending: state.PendingReport,
+    settings: exporter_config.ExportSettings,
+    now: datetime,
+    telemetry_id: str,
 ) -> RunResult:
     from voicemode_otel.otlp_decode import UnsupportedReport, restore
     from voicemode_otel.sender import ReportSender
@@ -303,7 +294,8 @@ def _send(
         config.before_send()
 
     def allowed() -> bool:
-        return consent.decide(paths, config.environ).enabled
+        # Consent, and the ID still ours: a forget or opt-out may have given it up meanwhile.
+        return consent.decide(paths, config.environ).enabled and identity.read(paths) == telemetry_id
 
     result = ReportSender(settings, allowed).send(metrics)
     if result.outcome == "withdrawn":
@@ -311,7 +303,10 @@ def _send(
         if decision.revoked:
             erasure.give_up_id(paths, now, config.environ, keep_local=decision.local)
         _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, "withdrawn: nothing sent"))
-        return RunResult(Outcome.WITHDRAWN, f"not sent: {decision.reason}")
+        reason = decision.reason if not decision.enabled else "the anonymous ID was given up"
+        return RunResult(Outcome.WITHDRAWN, f"not sent: {reason}")
+    if identity.read(paths) != telemetry_id and result.outcome != "dropped":
+        return _given_up_in_flight(config, pending, endpoint, now, telemetry_id, result.detail)
     if result.outcome == "delivered":
         _settle(config, pending, now, endpoint, "delivered", result.detail)
         return RunResult(Outcome.DELIVERED, f"delivered ({result.detail}), {pending.session_count} sessions")
@@ -343,6 +338,29 @@ def _send(
     return RunResult(Outcome.RETRY, f"kept for retry after {shown(retry_at)} ({result.detail})", (), retry_at)
 
 
+def _given_up_in_flight(
+    config: RunConfig,
+    pending: state.PendingReport,
+    endpoint: str,
+    now: datetime,
+    telemetry_id: str,
+    detail: str,
+) -> RunResult:
+    """The ID was given up while this report was on its way (an erasure that could not wait).
+
+    The report may be stored now, after that erasure: ask for it again. Nothing is
+    settled — the state belonged to the ID and is gone with it.
+    """
+    outcome = f"sent while the ID was given up: {detail}"
+    _note(config.paths, transparency.Entry(now, "outcome", endpoint, pending.period, outcome))
+    attempts = erasure.erase_again(config.paths, telemetry_id, endpoint, now, config.environ)
+    return RunResult(
+        Outcome.WITHDRAWN,
+        f"the anonymous ID was given up while its report was on its way ({detail}); "
+        + erasure.summarize(attempts),
+    )
+
+
 def _note(paths: Paths, entry: transparency.Entry) -> None:
     """Log what already happened; a full disk must not turn a delivered report into an error."""
     try:
@@ -362,7 +380,7 @@ def _run_local(config: RunConfig, now: datetime) -> RunResult:
     reader = SessionReader(paths.conversations_dir)  # one pass for every period of this run
     cadence = exporter_config.resolve(config.environ).cadence
     done: list[str] = []
-    with _exclusive(paths) as acquired:
+    with delivery_lock.hold(paths) as acquired:
         if not acquired:
             return RunResult(Outcome.BUSY, "another VoiceMode process is working; skipped")
         transparency.prune(paths, now)

@@ -23,6 +23,7 @@ import { storeReport } from "../../worker-otlp-ingest/src/db";
 import { decodeRequest } from "../../worker-otlp-ingest/src/otlp";
 import { currentWindow, idBucket, ipBucket } from "../../worker-otlp-ingest/src/ratelimit";
 import { toRows } from "../../worker-otlp-ingest/src/rows";
+import { tombstoneKey } from "../../worker-otlp-ingest/src/tombstone";
 import { validateRequest, type ValidReport } from "../../worker-otlp-ingest/src/validate";
 
 interface Env {
@@ -56,7 +57,8 @@ async function store(request: Request, env: Env): Promise<Response> {
 	const report = validReport(new Uint8Array(await request.arrayBuffer()), now);
 	if (typeof report === "string") return new Response(report, { status: 400 });
 	const ip = await ipBucket("probe-key", request.headers.get("CF-Connecting-IP") ?? "unknown", now);
-	const outcome = await storeReport(env.DB, toRows(report, now), [idBucket(report.telemetryId), ip], currentWindow(now).start);
+	const erased = await tombstoneKey("probe-key", report.telemetryId);
+	const outcome = await storeReport(env.DB, toRows(report, now), [idBucket(report.telemetryId), ip], currentWindow(now).start, erased);
 	return Response.json(outcome);
 }
 

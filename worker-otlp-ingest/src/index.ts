@@ -22,7 +22,7 @@ async function route(request: Request, env: Env): Promise<Response> {
 	}
 	const installation = INSTALLATION_PATH.exec(pathname);
 	if (installation) {
-		return method === "DELETE" ? handleDeleteInstallation(env, installation[1] ?? "") : methodNotAllowed("DELETE");
+		return method === "DELETE" ? handleDeleteInstallation(request, env, installation[1] ?? "", now) : methodNotAllowed("DELETE");
 	}
 	if (pathname === "/v1/stats") {
 		return method === "GET" ? handleStats(request, env, now) : methodNotAllowed("GET");

@@ -14,18 +14,19 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import { RETENTION_CRON, runScheduled } from "../src/cron";
-import { deleteInstallation, storeReport } from "../src/db";
+import { storeReport } from "../src/db";
 import { rowsToSeal } from "../src/history";
 import { type StoredRow } from "../src/history-db";
-import { idBucket } from "../src/ratelimit";
+import { tombstoneKey } from "../src/tombstone";
 import { retentionCutoff } from "../src/retention";
 import { runRollup } from "../src/rollup";
 import { type ReportRows } from "../src/rows";
 import { factSumsMismatch, liveHistory, storedHistory, type HistoryRow } from "./support/live-history";
 import { DAY, HOUR, IDS, operations, reportRows, type Ingest, type Op } from "./support/model-ops";
+import { NO_TOMBSTONE, forget } from "./support/worker";
 
 const T0 = Date.UTC(2026, 5, 3, 12) / 1000; // a Wednesday
-const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "series_buckets", "series_backfill", "all_reports"];
+const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "series_buckets", "series_backfill", "all_reports", "erasures"];
 const SEAL_THRESHOLD = 2;
 
 const op = operations({
@@ -73,14 +74,14 @@ async function apply(o: Op, now: number): Promise<void> {
 			{ bucket: "ip:test", maxHits: 1_000_000 },
 		] as const;
 		// Overlapping periods are refused as in production; that is part of the input space.
-		const outcome = await storeReport(env.DB, rows, buckets, Math.floor(now / HOUR) * HOUR);
+		const outcome = await storeReport(env.DB, rows, buckets, Math.floor(now / HOUR) * HOUR, await tombstoneKey(env.IP_HASH_KEY, id));
 		expect(["stored", "overlap", "duplicate"]).toContain(outcome.kind);
 	} else if (o.kind === "cron") {
 		await runRollup(env.DB, now * 1000, { stepReports: o.stepReports, maxSteps: o.maxSteps });
 	} else if (o.kind === "forget") {
 		const id = idOf(o.id);
 		await forgetInReference("telemetry_id = ?1", id);
-		await deleteInstallation(env.DB, id, idBucket(id).bucket);
+		await forget(id, now * 1000);
 		generation.set(o.id, (generation.get(o.id) ?? 0) + 1);
 	} else if (o.kind === "retention") {
 		// The daily cron runs a whole rollup first; what it cannot take in expires uncounted.
@@ -133,7 +134,7 @@ describe("history (examples)", () => {
 	beforeEach(reset);
 	const report = (id: number, endHour: number, cells: [number, number][], facts = [1, 1, 1, 1, 1]) =>
 		rowsOf({ kind: "ingest", id, endAgo: 0, hours: 1, cells, facts }, endHour);
-	const store = async (rows: ReportRows) => expect((await storeReport(env.DB, rows, [{ bucket: `id:${rows.report.telemetry_id}`, maxHits: 99 }, { bucket: "ip:t", maxHits: 99 }], 0)).kind).toBe("stored");
+	const store = async (rows: ReportRows) => expect((await storeReport(env.DB, rows, [{ bucket: `id:${rows.report.telemetry_id}`, maxHits: 99 }, { bucket: "ip:t", maxHits: 99 }], 0, NO_TOMBSTONE)).kind).toBe("stored");
 
 	it("counts an installation once per day and once per week, whatever its number of reports", async () => {
 		// Two reports of one installation on Wednesday, one on Thursday; another installation on Thursday.
@@ -197,7 +198,7 @@ describe("history (examples)", () => {
 		await store(report(0, T0, [[0, 1]]));
 		await runRollup(env.DB, T0 * 1000);
 		const before = await storedHistory();
-		await deleteInstallation(env.DB, IDS[0] ?? "", idBucket(IDS[0] ?? "").bucket);
+		await forget(IDS[0] ?? "", Date.now());
 		expect(await storedHistory()).toEqual(before);
 		const text = JSON.stringify((await env.DB.prepare("SELECT * FROM series_buckets").all()).results);
 		for (const id of IDS) expect(text).not.toContain(id);

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { storeReport } from "../src/db";
 import { currentWindow, idBucket, ipBucket } from "../src/ratelimit";
 import { toRows } from "../src/rows";
+import { tombstoneKey } from "../src/tombstone";
 import { validateRequest } from "../src/validate";
 import { utcDay } from "../src/period";
 import {
@@ -162,7 +163,7 @@ describe("D1 cost of an accepted report", () => {
 		for (let i = 0; i < 3; i++) {
 			const [checked] = validateRequest(buildRequest({ id, startMs: hourMs(now, 3 * i + 3), endMs: hourMs(now, 3 * i) }), now);
 			if (!checked?.ok) throw new Error("fixture must be valid");
-			const outcome = await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], window.start);
+			const outcome = await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], window.start, await tombstoneKey(env.IP_HASH_KEY, id));
 			if (outcome.kind !== "stored") throw new Error(outcome.kind);
 			costs.push(outcome.rowsWritten);
 		}

@@ -8,8 +8,8 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
-import { deleteInstallation, storeReport } from "../src/db";
-import { idBucket } from "../src/ratelimit";
+import { storeReport } from "../src/db";
+import { tombstoneKey } from "../src/tombstone";
 import { RETENTION_CRON, runScheduled } from "../src/cron";
 import { runRollup } from "../src/rollup";
 import { readRollups } from "../src/rollup-db";
@@ -17,9 +17,10 @@ import { type ReportRows } from "../src/rows";
 import { aggregatesFrom, computeStats, readStats, type Aggregates } from "../src/stats";
 import { liveAggregates, sorted } from "./support/live-stats";
 import { DAY, HOUR, IDS, operations, reportRows, type Ingest, type Op } from "./support/model-ops";
+import { forget } from "./support/worker";
 
 const T0 = Date.UTC(2026, 5, 1, 12) / 1000;
-const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations"];
+const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "erasures"];
 
 // Hours before now that the period ends: mostly recent, up to the 90-day limit (late reports).
 const op = operations({ endAgo: fc.oneof(fc.nat(48), fc.nat(90 * 24)), hours: fc.integer({ min: 1, max: 48 }), maxAdvanceHours: 40 * 24 });
@@ -44,12 +45,12 @@ async function apply(o: Op, now: number): Promise<void> {
 			{ bucket: "ip:test", maxHits: 1_000_000 },
 		] as const;
 		// Overlapping periods are refused as in production; that is part of the input space.
-		await storeReport(env.DB, rowsOf(o, now), buckets, Math.floor(now / HOUR) * HOUR);
+		await storeReport(env.DB, rowsOf(o, now), buckets, Math.floor(now / HOUR) * HOUR, await tombstoneKey(env.IP_HASH_KEY, id));
 	} else if (o.kind === "cron") {
 		await runRollup(env.DB, now * 1000, { stepReports: o.stepReports, maxSteps: o.maxSteps });
 	} else if (o.kind === "forget") {
 		const id = IDS[o.id] ?? "";
-		await deleteInstallation(env.DB, id, idBucket(id).bucket);
+		await forget(id, now * 1000);
 	} else if (o.kind === "retention") {
 		// The daily cron: retention, then a rollup run.
 		await runScheduled(env.DB, RETENTION_CRON, now * 1000, 5);
