@@ -4,7 +4,8 @@
  * times, counts and step failures described without values (src/steps.ts
  * describeError), never an ID.
  */
-import { takeable } from "./queue-db";
+import type { Established } from "./established";
+import { heldSql, takeable } from "./queue-db";
 import { SET_ASIDE_AFTER } from "./steps";
 
 export type RunKind = "hourly" | "daily";
@@ -14,23 +15,27 @@ const COUNT_CAP = 1_000_000;
 
 /**
  * The heartbeat: the run of kind ?2 finished at ?1 (Unix seconds) with the failed steps
- * ?3 (NULL: none), and what each queue holds now — takeable, and set aside. A daily run
- * counts as an hourly one too (it runs the rollup).
+ * ?3 (NULL: none), and what each queue holds now — takeable, waiting for the
+ * installation to be established (`rule`), and set aside. A daily run counts as an
+ * hourly one too (it runs the rollup).
  */
-const RECORD_RUN = `
+function recordRunSql(rule: Established): string {
+	return `
 UPDATE cron_state SET
   rollup_finished = ?1,
   daily_finished  = CASE WHEN ?2 = 'daily' THEN ?1 ELSE daily_finished END,
   hourly_failed   = CASE WHEN ?2 = 'hourly' THEN ?3 ELSE hourly_failed END,
   daily_failed    = CASE WHEN ?2 = 'daily' THEN ?3 ELSE daily_failed END,
-  rollup_left     = (SELECT COUNT(*) FROM (SELECT 1 FROM rollup_pending AS p WHERE ${takeable("rollup_pending")} LIMIT ${COUNT_CAP})),
-  backfill_left   = (SELECT COUNT(*) FROM (SELECT 1 FROM series_backfill AS p WHERE ${takeable("series_backfill")} LIMIT ${COUNT_CAP})),
+  rollup_left     = (SELECT COUNT(*) FROM (SELECT 1 FROM rollup_pending AS p WHERE ${takeable("rollup_pending", rule)} LIMIT ${COUNT_CAP})),
+  rollup_held     = (SELECT COUNT(*) FROM (SELECT 1 FROM rollup_pending AS p WHERE p.failures < ${SET_ASIDE_AFTER} AND ${heldSql(rule)} LIMIT ${COUNT_CAP})),
+  backfill_left   = (SELECT COUNT(*) FROM (SELECT 1 FROM series_backfill AS p WHERE ${takeable("series_backfill", rule)} LIMIT ${COUNT_CAP})),
   set_aside       = (SELECT COUNT(*) FROM rollup_pending WHERE failures >= ${SET_ASIDE_AFTER})
                   + (SELECT COUNT(*) FROM series_backfill WHERE failures >= ${SET_ASIDE_AFTER})
 WHERE id = 1`;
+}
 
-export async function recordRun(db: D1Database, kind: RunKind, finished: number, failed: string | null): Promise<void> {
-	await db.prepare(RECORD_RUN).bind(finished, kind, failed).run();
+export async function recordRun(db: D1Database, kind: RunKind, finished: number, failed: string | null, rule: Established): Promise<void> {
+	await db.prepare(recordRunSql(rule)).bind(finished, kind, failed).run();
 }
 
 export interface CronState {
@@ -45,13 +50,15 @@ export interface CronState {
 	readonly dailyFailed: string | null;
 	/** Queued reports set aside after SET_ASIDE_AFTER failed runs. */
 	readonly setAside: number;
+	/** Queued reports waiting for their installation to be established. */
+	readonly held: number;
 }
 
 /** What /v1/health reports: two rows read. */
 export async function readCronState(db: D1Database): Promise<CronState> {
 	const row = await db
 		.prepare(
-			`SELECT c.created, c.rollup_finished, c.rollup_left, c.backfill_left, c.daily_finished, c.hourly_failed, c.daily_failed, c.set_aside, s.as_of
+			`SELECT c.created, c.rollup_finished, c.rollup_left, c.backfill_left, c.daily_finished, c.hourly_failed, c.daily_failed, c.set_aside, c.rollup_held, s.as_of
 			 FROM cron_state AS c CROSS JOIN rollup_state AS s WHERE c.id = 1 AND s.id = 1`,
 		)
 		.first<Record<string, number | string | null>>();
@@ -68,5 +75,6 @@ export async function readCronState(db: D1Database): Promise<CronState> {
 		hourlyFailed: text(row.hourly_failed),
 		dailyFailed: text(row.daily_failed),
 		setAside: num(row.set_aside) ?? 0,
+		held: num(row.rollup_held) ?? 0,
 	};
 }

@@ -19,6 +19,7 @@
  * never an ID, an IP or a stored value (test/logging.test.ts).
  */
 import { recordRun } from "./cron-db";
+import type { Established } from "./established";
 import { runBackfill, runHistoryDaily } from "./history";
 import { runRetention } from "./retention";
 import { MAX_STEPS, STEP_REPORTS, runRollup } from "./rollup";
@@ -30,7 +31,7 @@ export const RETENTION_CRON = "17 3 * * *";
 /** D1 queries one invocation may make on Workers Free (Paid: 1,000); a DB.batch is one. */
 export const QUERY_BUDGET = 50;
 
-export async function runScheduled(db: D1Database, cron: string, nowMs: number, minInstallations: number): Promise<void> {
+export async function runScheduled(db: D1Database, cron: string, nowMs: number, minInstallations: number, rule: Established): Promise<void> {
 	const daily = cron !== ROLLUP_CRON;
 	const failed: string[] = [];
 	/** Runs one step on its own: a failure is logged and recorded, never thrown. */
@@ -51,7 +52,7 @@ export async function runScheduled(db: D1Database, cron: string, nowMs: number, 
 	const deleted = daily ? await step("retention", () => runRetention(db, nowMs)) : null;
 	// A rollup run makes at most 2 queries per step slot, and one last look.
 	const maxSteps = Math.min(MAX_STEPS, Math.floor((QUERY_BUDGET - reserved - 1) / 2));
-	const run = await step("rollup", () => runRollup(db, nowMs, { stepReports: STEP_REPORTS, maxSteps }));
+	const run = await step("rollup", () => runRollup(db, nowMs, rule, { stepReports: STEP_REPORTS, maxSteps }));
 	if (run) {
 		console.log("rollup", JSON.stringify(run));
 		if (run.failed !== null) {
@@ -72,5 +73,5 @@ export async function runScheduled(db: D1Database, cron: string, nowMs: number, 
 		const history = await step("history", () => runHistoryDaily(db, nowMs, minInstallations));
 		console.log("retention", JSON.stringify({ ...deleted, history }));
 	}
-	await step("heartbeat", () => recordRun(db, daily ? "daily" : "hourly", Math.floor(nowMs / 1000), failed.length ? failed.join("; ") : null));
+	await step("heartbeat", () => recordRun(db, daily ? "daily" : "hourly", Math.floor(nowMs / 1000), failed.length ? failed.join("; ") : null, rule));
 }

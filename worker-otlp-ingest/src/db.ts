@@ -37,7 +37,8 @@ SELECT ?1, ?2, ?3, ?4, ?5 WHERE ${NOT_ERASED("?6")}`;
  * The installation's row with the latest report's facts, and its hourly rate limit
  * (migration 0004): the report is counted in `limit_hits` for window ?8; past
  * `limit_max` (?9) the CHECK fails and the batch rolls back. SET expressions read the
- * row as it was, so the count restarts at 1 in a new window.
+ * row as it was, so the count restarts at 1 in a new window, and `days_seen` counts a
+ * new UTC day once (migration 0008: when the installation is established).
  */
 const UPSERT_INSTALLATION = `
 INSERT INTO installations
@@ -45,6 +46,7 @@ INSERT INTO installations
    limit_window, limit_hits, limit_max)
 SELECT ?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9 WHERE ${NOT_ERASED("?10")}
 ON CONFLICT (telemetry_id) DO UPDATE SET
+  days_seen       = days_seen + (excluded.last_seen_day > last_seen_day),
   last_seen_day   = max(last_seen_day, excluded.last_seen_day),
   service_version = excluded.service_version,
   os_type         = excluded.os_type,

@@ -32,6 +32,8 @@ export interface Health {
 		readonly last_run: string | null;
 		readonly age_seconds: number | null;
 		readonly pending: number;
+		/** Reports of installations not yet established (established.ts): expected, not a problem. */
+		readonly waiting_for_establishment: number;
 		readonly set_aside: number;
 		readonly failed: string | null;
 	};
@@ -70,7 +72,14 @@ export function assessHealth(state: CronState, now: number): Health {
 		problems,
 		as_of: iso(state.asOf),
 		as_of_age_seconds: asOfAge,
-		rollup: { last_run: iso(state.rollupFinished), age_seconds: rollupAge, pending: state.rollupLeft, set_aside: state.setAside, failed: state.hourlyFailed },
+		rollup: {
+			last_run: iso(state.rollupFinished),
+			age_seconds: rollupAge,
+			pending: state.rollupLeft,
+			waiting_for_establishment: state.held,
+			set_aside: state.setAside,
+			failed: state.hourlyFailed,
+		},
 		daily: { last_run: iso(state.dailyFinished), age_seconds: dailyAge, failed: state.dailyFailed },
 		history_backfill: { pending: state.backfillLeft },
 	};

@@ -21,6 +21,7 @@
  */
 import { DAY_SECONDS, HISTORY_DAYS, SERIES_FACTS, WEEK_SECONDS, type Grain, type SeriesRow } from "./buckets";
 import { CONTRACT } from "./contract";
+import { DEFAULT_ESTABLISHED, type Established } from "./established";
 import { countFailure, nextEnd, takeable, type QueueTable } from "./queue-db";
 import { INSTALLATION_COLUMNS } from "./rows";
 import { bucketStarts, computeSeries, type Series } from "./series";
@@ -64,7 +65,7 @@ const MEMBER_VALUE = `CASE json_extract(k.value, '$[1]') ${FACT_COLUMNS.map((c) 
  * report still queued is not yet counted, which is how "earlier" tells the reports
  * counted before from this step's.
  */
-function addStatement(queue: QueueTable): string {
+function addStatement(queue: QueueTable, rule: Established): string {
 	const serverMax = CONTRACT.period.serverMaxSeconds;
 	return `
 WITH ${GRAIN_TABLE},
@@ -73,12 +74,12 @@ placed AS MATERIALIZED (
   FROM ${queue} AS p
   CROSS JOIN reports AS r ON r.telemetry_id = p.telemetry_id AND r.period_start = p.period_start
   CROSS JOIN grains AS g
-  WHERE p.telemetry_id <= ?1 AND ${takeable(queue)}
+  WHERE p.telemetry_id <= ?1 AND ${takeable(queue, rule)}
 ),
 decoded AS MATERIALIZED (
   SELECT c.telemetry_id, c.period_end, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
   FROM ${queue} AS p CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
-  WHERE p.telemetry_id <= ?1 AND ${takeable(queue)}
+  WHERE p.telemetry_id <= ?1 AND ${takeable(queue, rule)}
 ),
 touched AS MATERIALIZED (
   SELECT DISTINCT telemetry_id, grain, len, start FROM placed
@@ -140,16 +141,24 @@ ON CONFLICT (grain, start, kind, name, a, b) DO UPDATE SET
   total = total + excluded.total, installations = installations + excluded.installations`;
 }
 
-const ADD = { rollup_pending: addStatement("rollup_pending"), series_backfill: addStatement("series_backfill") };
+/** The backfill's statement (no establishment rule: its reports were published before it existed). */
+const ADD_BACKFILL = addStatement("series_backfill", DEFAULT_ESTABLISHED);
+const ADD_PENDING = new Map<string, string>();
 
-/** The statement a rollup step runs (before its DEQUEUE) so the history takes in the same reports. */
-export function countInHistory(db: D1Database, upTo: string, durationMetric: string): D1PreparedStatement {
-	return db.prepare(ADD.rollup_pending).bind(upTo, durationMetric);
+/** The statement a rollup step runs (before its DEQUEUE) so the history takes in the same reports, under the same rule. */
+export function countInHistory(db: D1Database, upTo: string, durationMetric: string, rule: Established): D1PreparedStatement {
+	const key = `${rule.days}/${rule.spanDays}`;
+	let sql = ADD_PENDING.get(key);
+	if (sql === undefined) {
+		sql = addStatement("rollup_pending", rule);
+		ADD_PENDING.set(key, sql);
+	}
+	return db.prepare(sql).bind(upTo, durationMetric);
 }
 
 /** Where the next backfill step ends (as rollup-db.ts nextStepEnd); null when nothing takeable is left. */
 export function nextBackfillEnd(db: D1Database, size: number): Promise<StepEnd | null> {
-	return nextEnd(db, "series_backfill", size);
+	return nextEnd(db, "series_backfill", size, DEFAULT_ESTABLISHED);
 }
 
 /** A failed run for the one installation a backfill step held; how many of its reports are set aside now. */
@@ -160,8 +169,8 @@ export function failBackfill(db: D1Database, telemetryId: string): Promise<numbe
 /** One backfill step, one transaction: the queued reports up to `upTo` counted, and dequeued. Returns how many. */
 export async function backfillStep(db: D1Database, upTo: string, durationMetric: string): Promise<number> {
 	const [, dequeued] = await db.batch([
-		db.prepare(ADD.series_backfill).bind(upTo, durationMetric),
-		db.prepare(`DELETE FROM series_backfill AS p WHERE telemetry_id <= ?1 AND ${takeable("series_backfill")}`).bind(upTo),
+		db.prepare(ADD_BACKFILL).bind(upTo, durationMetric),
+		db.prepare(`DELETE FROM series_backfill AS p WHERE telemetry_id <= ?1 AND ${takeable("series_backfill", DEFAULT_ESTABLISHED)}`).bind(upTo),
 	]);
 	return dequeued?.meta.changes ?? 0;
 }

@@ -4,6 +4,7 @@
  */
 import { runScheduled } from "./cron";
 import { handleDashboard } from "./dashboard-route";
+import { establishedFrom } from "./established";
 import { handleHealth } from "./health";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
@@ -51,6 +52,7 @@ export default {
 		}
 	},
 	async scheduled(controller, env): Promise<void> {
-		await runScheduled(env.DB, controller.cron, controller.scheduledTime, minInstallationsFrom(env.STATS_MIN_INSTALLATIONS));
+		const rule = establishedFrom(env.STATS_ESTABLISHED);
+		await runScheduled(env.DB, controller.cron, controller.scheduledTime, minInstallationsFrom(env.STATS_MIN_INSTALLATIONS), rule);
 	},
 } satisfies ExportedHandler<Env>;

@@ -11,6 +11,7 @@
  * after migration 0002 take in every stored report). A run stops after MAX_STEPS; what
  * is left waits for the next run, and stats stay at the previous `as_of` meanwhile.
  */
+import { establishedFrom, type Established } from "./established";
 import { failStep, nextStepEnd, rollupStep } from "./rollup-db";
 import { drain, type Drained } from "./steps";
 
@@ -37,13 +38,19 @@ export type RollupRun = Drained;
 
 /**
  * Runs steps until nothing takeable is pending or `maxSteps` slots are used; `nowMs`
- * becomes `as_of`. A failing step is cut down to the installation whose reports fail,
+ * becomes `as_of`. Only established installations' reports are takeable (`rule`,
+ * established.ts); the others wait. A failing step is cut down to the installation whose reports fail,
  * and set aside after SET_ASIDE_AFTER failed runs (steps.ts), so it never blocks the rest.
  */
-export function runRollup(db: D1Database, nowMs: number, limits: RollupLimits = { stepReports: STEP_REPORTS, maxSteps: MAX_STEPS }): Promise<RollupRun> {
+export function runRollup(
+	db: D1Database,
+	nowMs: number,
+	rule: Established,
+	limits: RollupLimits = { stepReports: STEP_REPORTS, maxSteps: MAX_STEPS },
+): Promise<RollupRun> {
 	const asOf = Math.floor(nowMs / 1000);
 	return drain(
-		{ nextEnd: (size) => nextStepEnd(db, size), step: (upTo) => rollupStep(db, upTo, asOf), fail: (id) => failStep(db, id) },
+		{ nextEnd: (size) => nextStepEnd(db, size, rule), step: (upTo) => rollupStep(db, upTo, asOf, rule), fail: (id) => failStep(db, id) },
 		limits.stepReports,
 		limits.maxSteps,
 	);
@@ -51,5 +58,5 @@ export function runRollup(db: D1Database, nowMs: number, limits: RollupLimits = 
 
 /** Before a stats read: brings the rollups up to date when ROLLUP_ON_READ is "1" (local `wrangler dev` only). */
 export async function rollupOnRead(env: Env, nowMs: number): Promise<void> {
-	if (env.ROLLUP_ON_READ === "1") await runRollup(env.DB, nowMs);
+	if (env.ROLLUP_ON_READ === "1") await runRollup(env.DB, nowMs, establishedFrom(env.STATS_ESTABLISHED));
 }

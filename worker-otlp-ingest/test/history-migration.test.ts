@@ -13,7 +13,7 @@ import { runBackfill } from "../src/history";
 import { runRollup } from "../src/rollup";
 import type { ReportRows } from "../src/rows";
 import { liveHistory, storedHistory } from "./support/live-history";
-import { NO_TOMBSTONE } from "./support/worker";
+import { RULE, NO_TOMBSTONE } from "./support/worker";
 
 const DB = () => env.MIGRATION_DB;
 const HOUR = 3_600;
@@ -73,10 +73,10 @@ describe("migration 0005 on existing reports", () => {
 	});
 
 	it("ends, through interleaved backfill and rollup steps with new reports arriving, at exactly the live history", async () => {
-		expect(await runRollup(DB(), NOW * 1000, { stepReports: 3, maxSteps: 2 })).toMatchObject({ complete: false });
+		expect(await runRollup(DB(), NOW * 1000, RULE, { stepReports: 3, maxSteps: 2 })).toMatchObject({ complete: false });
 		expect(await runBackfill(DB(), 3, 5)).toMatchObject({ steps: 3, complete: false });
 		for (let i = 0; i < 8; i++) await store(rows(i, 1, 3 * i));
-		expect(await runRollup(DB(), NOW * 1000)).toMatchObject({ complete: true });
+		expect(await runRollup(DB(), NOW * 1000, RULE)).toMatchObject({ complete: true });
 		expect(await runBackfill(DB(), 100, 5)).toMatchObject({ complete: true });
 		expect(await storedHistory(DB())).toEqual(await liveHistory("reports", DB()));
 		const facts = await DB().prepare("SELECT a, SUM(installations) AS n FROM series_buckets WHERE grain = 'week' AND kind = 'fact' AND name = 'service_version' GROUP BY a ORDER BY a").all();

@@ -9,14 +9,18 @@ import { tombstoneKey } from "../src/tombstone";
 import { validateRequest } from "../src/validate";
 import { utcDay } from "../src/period";
 import {
+	DAY_MS,
+	HOUR_MS,
 	TYPICAL_CELLS,
 	TYPICAL_POINTS,
 	TYPICAL_STORED,
 	buildRequest,
 	hourMs,
 	resourceAttrs,
+	toProtobuf,
 	typicalRequest,
 } from "./support/otlp";
+import { handleMetrics } from "../src/ingest";
 import { cellsOf, exportResult, installationOf, reportsOf, send, snapshot, uuid, type Wire } from "./support/worker";
 
 describe("POST /v1/metrics stores a valid report", () => {
@@ -56,6 +60,8 @@ describe("POST /v1/metrics stores a valid report", () => {
 				limit_window: expect.any(Number),
 				limit_hits: 1,
 				limit_max: 10,
+				// UTC days with a received report (migration 0008): when it counts as established.
+				days_seen: 1,
 			});
 		},
 	);
@@ -168,5 +174,23 @@ describe("D1 cost of an accepted report", () => {
 			costs.push(outcome.rowsWritten);
 		}
 		expect(costs).toEqual([5, 5, 5]);
+	});
+});
+
+describe("the UTC days an installation reported on (migration 0008: establishment)", () => {
+	it("counts each day on which the Worker received a report once, by the Worker's clock", async () => {
+		const id = uuid();
+		const day = Date.UTC(2026, 10, 20, 9);
+		const at = async (receivedMs: number, hoursBack: number) => {
+			const body = toProtobuf(buildRequest({ id, startMs: hourMs(receivedMs, hoursBack + 1), endMs: hourMs(receivedMs, hoursBack) }));
+			const post = new Request("https://ingest.test/v1/metrics", { method: "POST", headers: { "Content-Type": "application/x-protobuf", "CF-Connecting-IP": "192.0.2.77" }, body });
+			expect(await exportResult(await handleMetrics(post, env, receivedMs))).toEqual({});
+			return (await installationOf(id))?.days_seen;
+		};
+		expect(await at(day, 4)).toBe(1);
+		expect(await at(day + 2 * HOUR_MS, 1)).toBe(1);
+		expect(await at(day + DAY_MS, 0)).toBe(2);
+		expect(await at(day + 5 * DAY_MS, 0)).toBe(3);
+		expect(await installationOf(id)).toMatchObject({ first_seen_day: "2026-11-20", last_seen_day: "2026-11-25", days_seen: 3 });
 	});
 });

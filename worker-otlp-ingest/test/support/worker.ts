@@ -13,6 +13,7 @@ import {
 } from "../../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb";
 import { deleteInstallation } from "../../src/db";
+import { establishedFrom } from "../../src/established";
 import { currentWindow, idBucket } from "../../src/ratelimit";
 import { tombstone } from "../../src/tombstone";
 import { gzip, toOtlpJson, toProtobuf } from "./otlp";
@@ -141,3 +142,6 @@ export async function forget(id: string, nowMs: number = Date.now(), db: D1Datab
 	const limit = { bucket: { bucket: "erase:test", maxHits: 1_000_000_000 }, windowStart: currentWindow(nowMs).start };
 	await deleteInstallation(db, id, idBucket(id).bucket, await tombstone(env.IP_HASH_KEY, id, nowMs), limit);
 }
+
+/** The establishment rule of the tests' bindings (vitest.config.ts: "1/0", every installation counts at once). */
+export const RULE = establishedFrom(env.STATS_ESTABLISHED);
