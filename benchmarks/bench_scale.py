@@ -190,6 +190,20 @@ UNION ALL SELECT 'transport', metric, transport, '', SUM(sessions), COUNT(DISTIN
 """
 LIVE_FACTS = "SELECT 'fact', '{c}', coalesce({c}, ''), '', 0, COUNT(*) FROM installations WHERE telemetry_id IN (SELECT telemetry_id FROM reports WHERE period_end > :since) GROUP BY 3"
 ROLLUP = source_constant("src/rollup-db.ts", r"const READ = `(.*?)`;")
+_DAYS, _SPAN = re.fullmatch(
+    r"\{ days: (\d+), spanDays: (\d+) \}",
+    source_constant("src/established.ts", r"export const DEFAULT_ESTABLISHED: Established = (\{.*?\});"),
+).groups()  # type: ignore[union-attr]
+DEPLOYED_ESTABLISHED = f"{_DAYS}/{_SPAN}"
+"""The establishment rule a deployment runs (``src/established.ts``): the Worker here runs it too."""
+ESTABLISHED = (
+    "telemetry_id IN (SELECT telemetry_id FROM installations"
+    " WHERE days_seen >= :est_days AND julianday(last_seen_day) - julianday(first_seen_day) >= :est_span)"
+)
+RULE = {"est_days": int(_DAYS), "est_span": int(_SPAN)}
+"""Reports the deployed Worker publishes: those of established installations (the others wait)."""
+LIVE = LIVE.replace("WHERE period_end > :since", f"WHERE period_end > :since AND {ESTABLISHED}")
+LIVE_FACTS = LIVE_FACTS.replace("WHERE telemetry_id IN", f"WHERE {ESTABLISHED} AND telemetry_id IN")
 FACT_COLUMNS = tuple(
     re.findall(
         r'"(\w+)",', source_constant("src/rows.ts", r"export const INSTALLATION_COLUMNS\b.*?\{(.*?)\};")
@@ -200,7 +214,7 @@ FACT_COLUMNS = tuple(
 
 def rollups_equal_live(database: Path, since: int) -> tuple[bool, float]:
     """Whether the rollup rows of the window give exactly the live aggregates; and the live query's time."""
-    params = {"since": since, "duration": contract.DURATION}
+    params: dict[str, object] = {"since": since, "duration": contract.DURATION, **RULE}
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         started = time.perf_counter()
         live = set(db.execute(LIVE, params).fetchall())
@@ -214,14 +228,17 @@ def rollups_equal_live(database: Path, since: int) -> tuple[bool, float]:
 
 HISTORY_DAYS = 730
 LIVE_DAYS = """
-SELECT (period_end - 1) / 86400 * 86400, COUNT(DISTINCT telemetry_id), COUNT(*) FROM reports GROUP BY 1
+SELECT (period_end - 1) / 86400 * 86400, COUNT(DISTINCT telemetry_id), COUNT(*) FROM reports
+WHERE telemetry_id IN (SELECT telemetry_id FROM installations
+                       WHERE days_seen >= :est_days AND julianday(last_seen_day) - julianday(first_seen_day) >= :est_span)
+GROUP BY 1
 """
 
 
 def history_equal_live(database: Path) -> bool:
     """Whether the history's active installations and reports per day equal COUNT(DISTINCT) over the reports."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        live = set(db.execute(LIVE_DAYS).fetchall())
+        live = set(db.execute(LIVE_DAYS, RULE).fetchall())
         stored = set(
             db.execute(
                 "SELECT start, installations, total FROM series_buckets WHERE grain = 'day' AND kind = 'reports'"
@@ -313,10 +330,10 @@ def measure(installations: int, *, every_day: bool = False, keep: Path | None = 
         database = migrate(state)
         reference = check_cells(state, database, now)
         loaded, latest = scale_data.load(database, population)
-        with LocalWorker(state_dir=state, rollup_on_read=False) as worker:
+        with LocalWorker(state_dir=state, rollup_on_read=False, established=DEPLOYED_ESTABLISHED) as worker:
             backlog = run_cron(worker)
         scale_data.arrive(database, latest)
-        with LocalWorker(state_dir=state, rollup_on_read=False) as worker:
+        with LocalWorker(state_dir=state, rollup_on_read=False, established=DEPLOYED_ESTABLISHED) as worker:
             hourly = run_cron(worker)
             url = f"{worker.base_url}/v1/stats?days={WINDOW_DAYS}"
             asked = int(time.time())

@@ -215,7 +215,8 @@ def simulate(population: Population, rng: random.Random) -> Iterator[Simulated]:
             count += n
             previous_end = end
         if reports:
-            yield Simulated((telemetry_id, reports[0][3], reports[-1][3], *facts), reports, count)
+            days_seen = len({r[3] for r in reports})
+            yield Simulated((telemetry_id, reports[0][3], reports[-1][3], days_seen, *facts), reports, count)
 
 
 def load(database: Path, population: Population) -> tuple[Loaded, list[Report]]:
@@ -261,9 +262,9 @@ def load(database: Path, population: Population) -> tuple[Loaded, list[Report]]:
     window = int(population.now.timestamp()) // HOUR * HOUR
     limits = [(window, 1, 10) if i[2] == last_day else (None, None, None) for i in installations]
     db.executemany(
-        "INSERT INTO installations (telemetry_id, first_seen_day, last_seen_day, service_version, os_type,"
-        " install_method, mcp_host, exec_source, limit_window, limit_hits, limit_max)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO installations (telemetry_id, first_seen_day, last_seen_day, days_seen, service_version,"
+        " os_type, install_method, mcp_host, exec_source, limit_window, limit_hits, limit_max)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(*i, *limit) for i, limit in zip(installations, limits, strict=True)],
     )
     result.installations = len(installations)

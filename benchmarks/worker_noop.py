@@ -37,6 +37,11 @@ class BenchWorker:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The wrangler process (and process group) started here."""
+        return self._process.pid if self._process else None
+
     def start(self, timeout: float = 180.0) -> BenchWorker:
         """Start and wait until it answers; raises RuntimeError with the log tail on failure."""
         self._tmp = tempfile.TemporaryDirectory(prefix="voicemode-bench-worker-")

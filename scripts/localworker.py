@@ -104,6 +104,8 @@ class LocalWorker:
     stats_min_installations: int | None = None
     rollup_on_read: bool = True
     """Stats reads first take in what was sent (ROLLUP_ON_READ); False: only ``refresh()``, as deployed."""
+    established: str = "1/0"
+    """STATS_ESTABLISHED: every installation counts at once (local default); "3/7" as deployed."""
     log_path: Path | None = None
     _process: subprocess.Popen[bytes] | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -135,6 +137,7 @@ class LocalWorker:
         if self.stats_min_installations is not None:
             env["STATS_MIN_INSTALLATIONS"] = str(self.stats_min_installations)
         env["ROLLUP_ON_READ"] = "1" if self.rollup_on_read else "0"
+        env["STATS_ESTABLISHED"] = self.established
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 [str(WORKER / "scripts" / "dev.sh"), str(self.port)],
@@ -193,8 +196,8 @@ class LocalWorker:
     def refresh(self, cron: str | None = None) -> str:
         """Runs the Worker's scheduled handler now (wrangler dev's ``/cdn-cgi/local/scheduled``).
 
-        With ``cron`` None it runs what the daily trigger runs: the rollup job, then
-        retention; with the hourly trigger's string (``src/cron.ts`` ROLLUP_CRON), the
+        With ``cron`` None it runs what the daily trigger runs: retention, then the
+        rollup job and the history; with the hourly trigger's string (``src/cron.ts`` ROLLUP_CRON), the
         rollup only. ``stats()`` needs no refresh unless ``rollup_on_read`` is False: the
         Worker then brings its rollups up to date before every stats read.
         """

@@ -138,7 +138,8 @@ random ID is created when you opt in and is not derived from anything about you 
 machine. Opting out deletes it — and, if a report was ever delivered, first asks the
 server to delete every row stored under it (`DELETE /v1/installations/{{id}}`, retried for
 up to 30 days if the server cannot be reached; until then the ID is kept only in
-`telemetry/erasure.json` and nothing else is ever sent for it).
+`telemetry/erasure.json` and nothing else is ever sent for it). From then on the server
+refuses every report of that ID, a report still on its way included.
 `voicemode-otel disable --keep-server-data` skips the erasure; `voicemode-otel forget`
 erases without opting out (the next report then gets a new, unlinkable ID).
 
@@ -169,8 +170,8 @@ an endpoint you set with `OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT`, never to Voice
 ([configuration.md](configuration.md)).
 
 Like any web server, the Worker sees the connection's IP address. It uses it only to rate
-limit (100 reports an hour per address), keyed by an HMAC of the address and the UTC day
-under a secret key; the address itself is never stored or logged. Stored reports are
+limit (100 reports and 100 erasures an hour per address), keyed by an HMAC of the address
+and the UTC day under a secret key; the address itself is never stored or logged. Stored reports are
 deleted after 90 days; the day-by-day counts kept longer are described next.
 
 {_included("history.md")}

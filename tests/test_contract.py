@@ -84,3 +84,15 @@ def test_contract_file_is_plain_json_shipped_with_the_package() -> None:
     raw = json.loads(contract.contract_text())
     assert raw["version"] == contract.load().version
     assert (ROOT / "voicemode_otel" / "contract.json").exists()
+
+
+def test_count_caps_say_why_and_bound_every_count() -> None:
+    """The plausibility caps carry their reason, and no count may exceed the longest period's cap."""
+    raw = json.loads(contract.contract_text())
+    assert "12 sessions an hour" in raw["counts"]["$comment"]
+    counts, period = contract.load().counts, contract.load().period
+    assert counts.max_sessions(24 * 3600) == 24 * counts.max_sessions_per_hour
+    assert counts.max_count == counts.max_sessions(period.server_max_seconds)
+    # docs/capacity.md: the largest sum (a 90-day window) at a billion installations stays below 2^53.
+    window_hours = (period.max_age_seconds + period.server_max_seconds) // 3600 + 1
+    assert 10**9 * counts.max_sessions_per_hour * window_hours < 2**53

@@ -73,6 +73,27 @@ class PeriodRules:
 
 
 @dataclass(frozen=True)
+class CountRules:
+    """Plausibility caps on a report's counts, shared by the sender and the Worker.
+
+    Why the numbers are what they are is in ``contract.json`` (``counts.$comment``)
+    and docs/capacity.md; here they only get types and the two derived limits.
+    """
+
+    max_sessions_per_hour: int
+    server_max_seconds: int
+
+    def max_sessions(self, period_seconds: int) -> int:
+        """The most sessions one report of a period this long may hold."""
+        return self.max_sessions_per_hour * (period_seconds // 3600)
+
+    @property
+    def max_count(self) -> int:
+        """The most any single count of any report may be (the cap of the longest period)."""
+        return self.max_sessions(self.server_max_seconds)
+
+
+@dataclass(frozen=True)
 class Contract:
     """The whole contract, loaded once per process."""
 
@@ -86,6 +107,7 @@ class Contract:
     resource_ignored_prefixes: tuple[str, ...]
     max_value_length: int
     period: PeriodRules
+    counts: CountRules
 
     def metric(self, name: str) -> MetricSpec:
         """The metric called ``name``; a ``KeyError`` names a contract bug."""
@@ -132,6 +154,10 @@ def parse_contract(raw: dict[str, Any]) -> Contract:
         resource_ignored_prefixes=tuple(resource["ignored_prefixes"]),
         max_value_length=int(resource["max_value_length"]),
         period=PeriodRules(**{k: int(v) for k, v in raw["period"].items()}),
+        counts=CountRules(
+            max_sessions_per_hour=int(raw["counts"]["max_sessions_per_hour"]),
+            server_max_seconds=int(raw["period"]["server_max_seconds"]),
+        ),
     )
 
 

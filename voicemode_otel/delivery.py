@@ -40,23 +40,32 @@ returns what happened. The rules (design §6, docs/design.md):
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import logging
 import os
-import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from voicemode_otel import consent, contract, enrollment, erasure, exporter_config, state, transparency
-from voicemode_otel.atomic import ensure_private_dir, open_regular, remove
+from voicemode_otel import (
+    consent,
+    contract,
+    delivery_lock,
+    enrollment,
+    erasure,
+    exporter_config,
+    identity,
+    state,
+    transparency,
+)
+from voicemode_otel.atomic import remove
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import HOUR, Period, ceil_hour, clock_difference, shown
 from voicemode_otel.schedule import next_due, next_period, period_start
 
 if TYPE_CHECKING:
+    from voicemode_otel import report
     from voicemode_otel.sender import SendResult
     from voicemode_otel.sessions import SessionReader
 
@@ -126,30 +135,6 @@ class RunResult:
     """What this run did for an erasure an opt-out still owes (attempts that waited are left out)."""
 
 
-@contextlib.contextmanager
-def _exclusive(paths: Paths) -> Iterator[bool]:
-    """A non-blocking lock: a second VoiceMode process skips the run instead of racing."""
-    ensure_private_dir(paths.state_dir, root=paths.base)
-    handle = open_regular(paths.lock_file, os.O_RDWR | os.O_CREAT)
-    try:
-        try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            acquired = False
-        else:
-            acquired = True
-        yield acquired
-    finally:
-        os.close(handle)
-
-
 def _backoff(failures: int) -> timedelta:
     return min(BACKOFF_CAP, BACKOFF_BASE * (1 << min(max(0, failures - 1), 16)))
 
@@ -184,7 +169,7 @@ def _run(config: RunConfig, now: datetime, erased: list[erasure.Attempt]) -> Run
     if settings.problem:  # the endpoint is fine; another setting is not (the outcome names which)
         return RunResult(Outcome.SETTINGS, f"nothing sent: {settings.problem}")
     try:
-        with _exclusive(paths) as acquired:
+        with delivery_lock.hold(paths) as acquired:
             if not acquired:
                 return RunResult(Outcome.BUSY, "another VoiceMode process is sending; skipped")
             transparency.prune(paths, now)
@@ -215,6 +200,9 @@ def _work(
     last = RunResult(Outcome.NOT_DUE, "no report is due")
     reader = SessionReader(paths.conversations_dir)  # one pass over the logs for all periods of this run
     for _ in range(MAX_PERIODS_PER_RUN):
+        if identity.read(paths) != enrolled.telemetry_id:  # given up (forget, opt-out) since the run began
+            message = "the anonymous ID was given up meanwhile; nothing more is sent for it"
+            return RunResult(Outcome.WITHDRAWN, message, tuple(done))
         current = state.load_state(paths)
         held = _held(config, current, now)
         if held is not None:  # after a delivery in this same run, that stays the outcome
@@ -238,7 +226,7 @@ def _work(
             waiting = _waiting(config, current, pending, now, settings.target)
             if waiting is not None:
                 return replace(waiting, periods=tuple(done))
-        last = _send(config, pending, settings, now)
+        last = _send(config, pending, settings, now, enrolled.telemetry_id)
         done.append(f"{pending.period.label()}: {last.message}")
         outcomes.append(last.outcome)
         if last.outcome in (Outcome.RETRY, Outcome.CHECK_ENDPOINT, Outcome.WITHDRAWN, Outcome.HELD):
@@ -362,7 +350,14 @@ def _prepare(
     try:
         transparency.append(
             paths,
-            transparency.Entry(now, "pending", endpoint, period, "pending", otlp_json.to_dict(built.request)),
+            transparency.Entry(
+                now,
+                "pending",
+                endpoint,
+                period,
+                "pending" + _left_out(built),
+                otlp_json.to_dict(built.request),
+            ),
         )
         state.save_state(
             paths,
@@ -375,7 +370,11 @@ def _prepare(
 
 
 def _send(
-    config: RunConfig, pending: state.PendingReport, settings: exporter_config.ExportSettings, now: datetime
+    config: RunConfig,
+    pending: state.PendingReport,
+    settings: exporter_config.ExportSettings,
+    now: datetime,
+    telemetry_id: str,
 ) -> RunResult:
     from voicemode_otel.otlp_decode import UnsupportedReport, restore
     from voicemode_otel.sender import ReportSender
@@ -391,9 +390,13 @@ def _send(
         config.before_send()
 
     def allowed() -> bool:
-        return consent.decide(paths, config.environ).enabled
+        # Consent, and the ID still ours: a forget or opt-out may have given it up meanwhile.
+        return consent.decide(paths, config.environ).enabled and identity.read(paths) == telemetry_id
 
     result = ReportSender(settings, allowed).send(metrics)
+    if result.outcome != "withdrawn" and identity.read(paths) != telemetry_id:
+        # Given up (forget, opt-out) while on its way: no state of the ID's may be written again.
+        return _given_up_in_flight(config, pending, endpoint, now, telemetry_id, result)
     if result.outcome == "refused" and _outside_servers_window(pending.period, result.server_time):
         return _hold(config, pending, now, endpoint, result)
     try:
@@ -416,7 +419,8 @@ def _answered(
         if decision.revoked:
             erasure.give_up_id(paths, now, config.environ, keep_local=decision.local)
         _note(paths, transparency.Entry(now, "outcome", endpoint, pending.period, "withdrawn: nothing sent"))
-        return RunResult(Outcome.WITHDRAWN, f"not sent: {decision.reason}")
+        reason = decision.reason if not decision.enabled else "the anonymous ID was given up"
+        return RunResult(Outcome.WITHDRAWN, f"not sent: {reason}")
     if result.outcome == "delivered":
         _settle(config, pending, now, endpoint, "delivered", result.detail)
         return RunResult(Outcome.DELIVERED, f"delivered ({result.detail}), {pending.session_count} sessions")
@@ -536,6 +540,34 @@ def _compare_clocks(paths: Paths, now: datetime, server: datetime | None) -> Non
         state.save_state(paths, replace(current, clock_local_time=None, clock_server_time=None))
 
 
+def _given_up_in_flight(
+    config: RunConfig,
+    pending: state.PendingReport,
+    endpoint: str,
+    now: datetime,
+    telemetry_id: str,
+    result: SendResult,
+) -> RunResult:
+    """The ID was given up while this report was on its way (an erasure that could not wait).
+
+    The report may be stored now, after that erasure: ask for it again — unless the
+    answer says nothing was stored (the data or every point refused, the URL wrong).
+    Nothing is settled: the state belonged to the ID and is gone with it.
+    """
+    detail = result.detail
+    outcome = f"sent while the ID was given up: {detail}"
+    _note(config.paths, transparency.Entry(now, "outcome", endpoint, pending.period, outcome))
+    if result.outcome in ("dropped", "refused", "misdirected"):
+        message = f"the anonymous ID was given up meanwhile; nothing was stored ({detail})"
+        return RunResult(Outcome.WITHDRAWN, message)
+    attempts = erasure.erase_again(config.paths, telemetry_id, endpoint, now, config.environ)
+    return RunResult(
+        Outcome.WITHDRAWN,
+        f"the anonymous ID was given up while its report was on its way ({detail}); "
+        + erasure.summarize(attempts),
+    )
+
+
 def _note(paths: Paths, entry: transparency.Entry) -> None:
     """Log what already happened; a full disk must not turn a delivered report into an error."""
     try:
@@ -573,7 +605,7 @@ def _run_local(config: RunConfig, now: datetime, *, console: bool = False) -> Ru
     reader = SessionReader(paths.conversations_dir)  # one pass for every period of this run
     cadence = exporter_config.resolve(config.environ).cadence
     done: list[str] = []
-    with _exclusive(paths) as acquired:
+    with delivery_lock.hold(paths) as acquired:
         if not acquired:
             return RunResult(Outcome.BUSY, "another VoiceMode process is working; skipped")
         transparency.prune(paths, now)
@@ -593,7 +625,8 @@ def _run_local(config: RunConfig, now: datetime, *, console: bool = False) -> Ru
                     version=config.host_version,
                 )
                 built = report.build(sessions, period, attributes)
-                outcome = f"kept locally (local mode, never uploaded), {len(sessions)} sessions"
+                kept = f"{built.session_count} sessions{_left_out(built)}"
+                outcome = f"kept locally (local mode, never uploaded), {kept}"
                 transparency.append(
                     paths,
                     transparency.Entry(now, "local", "", period, outcome, otlp_json.to_dict(built.request)),
@@ -608,6 +641,14 @@ def _run_local(config: RunConfig, now: datetime, *, console: bool = False) -> Ru
     if not done:
         return RunResult(Outcome.NOT_DUE, f"local mode: no report is due until {shown(due)}", (), due)
     return RunResult(Outcome.LOCAL, "local mode: reports logged here, nothing sent", tuple(done), due)
+
+
+def _left_out(built: report.Report) -> str:
+    """The log's note on sessions over the contract's cap (empty when none were)."""
+    if not built.left_out:
+        return ""
+    cap = contract.load().counts.max_sessions_per_hour
+    return f"; {built.left_out} sessions over the contract's cap ({cap} an hour) left out"
 
 
 def _settle(

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from voicemode_otel import consent, enrollment, exporter_config, identity, transparency
+from voicemode_otel import consent, delivery_lock, enrollment, exporter_config, identity, transparency
 from voicemode_otel.atomic import read_private, remove, write_private
 from voicemode_otel.paths import Paths
 from voicemode_otel.periods import iso, parse_iso, shown
@@ -132,6 +132,10 @@ class OptOut:
     """Files that could not be deleted (a read-only folder); never used again while off."""
 
 
+SEND_GRACE_SECONDS = 2.0
+"""Beyond the send's own timeout: the sender's bookkeeping after its answer."""
+
+
 def give_up_id(
     paths: Paths,
     now: datetime,
@@ -143,9 +147,29 @@ def give_up_id(
 ) -> OptOut:
     """Record the erasure the ID is owed (if a report may have reached a server); delete the ID and state.
 
-    Never contacts the network: :func:`attempt` does, after.
+    Waits first for a send in progress (the delivery lock, at most one send's
+    timeout), so that a report on the wire reaches the server before the erasure
+    is asked for, and is deleted by it. Never contacts the network: :func:`attempt`
+    does, after.
     """
     env = os.environ if environ is None else environ
+    with contextlib.ExitStack() as stack:
+        if paths.state_dir.is_dir():  # without it nothing can be sending
+            wait = exporter_config.resolve(env).timeout_seconds + SEND_GRACE_SECONDS
+            # Cannot lock (a read-only folder): the opt-out goes ahead, it never fails.
+            with contextlib.suppress(OSError):
+                stack.enter_context(delivery_lock.hold(paths, wait=wait))
+        return _give_up_id(paths, now, env, keep_server_data, purge_log, keep_local)
+
+
+def _give_up_id(
+    paths: Paths,
+    now: datetime,
+    env: Mapping[str, str],
+    keep_server_data: bool,
+    purge_log: bool,
+    keep_local: bool,
+) -> OptOut:
     telemetry_id = identity.read(paths)
     state = load_state(paths, now)
     request = None
@@ -183,6 +207,31 @@ def give_up_id(
         _log_event(paths, now, "", "erasure not requested (--keep-server-data): the server keeps what it has")
     removed, failed = enrollment.withdraw(paths, keep_local=keep_local)
     return OptOut(tuple(removed), request, tuple(unsupported), telemetry_id, tuple(failed))
+
+
+def erase_again(
+    paths: Paths, telemetry_id: str, endpoint: str, now: datetime, environ: Mapping[str, str] | None = None
+) -> list[Attempt]:
+    """A report of a given-up ID was on its way to ``endpoint``: ask it to erase the ID (again), now.
+
+    The erasure given up with the ID may have reached the server before that
+    report did; this one comes after it. Owed like any erasure until confirmed.
+    """
+    url = exporter_config.installation_url(endpoint, telemetry_id)
+    if url is None:
+        text = f"erasure not possible: not a VoiceMode Worker (ask its operator; ID {telemetry_id})"
+        _log_event(paths, now, endpoint, text)
+        return []
+    owed = load(paths)
+    earlier = next((r for r in owed if r.telemetry_id == telemetry_id), None)
+    request = (
+        replace(earlier, urls=tuple(dict.fromkeys((*earlier.urls, url))), next_attempt_at=None)
+        if earlier
+        else Request(telemetry_id, (url,), now)
+    )
+    _save(paths, [*(r for r in owed if r.telemetry_id != telemetry_id), request])
+    _log_event(paths, now, url, "erasure requested again: a report was on its way when the ID was given up")
+    return attempt(paths, environ, now, force=True)
 
 
 @dataclass(frozen=True)

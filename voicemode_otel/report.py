@@ -2,6 +2,15 @@
 
 The request built here is byte for byte what the exporter sends, what
 ``preview`` prints and what the transparency log records.
+
+A report holds at most the contract's sessions per hour of its period
+(``contract.json`` ``counts``), the cap the Worker enforces. A log with more —
+only a broken or replayed log gets there: it is five VoiceMode servers at their
+fastest, every hour — loses its latest-completing sessions, whole, and the
+report says how many (``left_out``; the sender writes it to the local log).
+Leaving whole sessions out keeps every number sent a true count of real
+sessions and the three metrics in agreement; clamping a bin would not, and
+splitting the period would not help (the cap is per hour).
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metr
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.sdk.metrics.export import MetricsData
 
-from voicemode_otel import pipeline, privacy
+from voicemode_otel import contract, pipeline, privacy
 from voicemode_otel.periods import Period
 from voicemode_otel.sessions import Session
 
@@ -26,6 +35,8 @@ class Report:
     session_count: int
     metrics: MetricsData
     request: ExportMetricsServiceRequest
+    left_out: int = 0
+    """Sessions over the contract's cap, not in the report (see the module docstring)."""
 
     @property
     def body(self) -> bytes:
@@ -36,6 +47,20 @@ class Report:
     def empty(self) -> bool:
         """No session completed in the period: nothing is sent for it."""
         return self.session_count == 0
+
+
+def within_cap(sessions: Sequence[Session], period: Period) -> tuple[list[Session], int]:
+    """The sessions a report of ``period`` may hold, and how many were left out.
+
+    The earliest-completing ones are kept (ties by conversation ID), so the choice
+    is the same every time the period's report is built.
+    """
+    seconds = int((period.end - period.start).total_seconds())
+    cap = contract.load().counts.max_sessions(seconds)
+    if len(sessions) <= cap:
+        return list(sessions), 0
+    ordered = sorted(sessions, key=lambda s: (s.completed_at, s.conversation_id))
+    return ordered[:cap], len(sessions) - cap
 
 
 def build_metrics(sessions: Sequence[Session], period: Period, resource: Mapping[str, str]) -> MetricsData:
@@ -54,7 +79,8 @@ def build_request(
 
 
 def build(sessions: Sequence[Session], period: Period, resource: Mapping[str, str]) -> Report:
-    """The complete report for ``period``."""
-    metrics = build_metrics(sessions, period, resource)
+    """The complete report for ``period``, within the contract's cap."""
+    kept, left_out = within_cap(sessions, period)
+    metrics = build_metrics(kept, period, resource)
     request = encode_metrics(metrics)
-    return Report(period=period, session_count=len(sessions), metrics=metrics, request=request)
+    return Report(period=period, session_count=len(kept), metrics=metrics, request=request, left_out=left_out)

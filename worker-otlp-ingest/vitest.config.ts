@@ -26,9 +26,13 @@ export default defineConfig(async () => {
 						cloudflareTest({
 							wrangler: { configPath: "./wrangler.jsonc" },
 							miniflare: {
-								// Test-only bindings: the migrations for the setup file, and the
-								// secret a deployment sets with `wrangler secret put`.
-								bindings: { TEST_MIGRATIONS: migrations, IP_HASH_KEY: TEST_IP_HASH_KEY },
+								// Test-only bindings: the migrations for the setup file, the
+								// secret a deployment sets with `wrangler secret put`, and
+								// STATS_ESTABLISHED "1/0" (every installation counts at once, as
+								// in local `wrangler dev`) for the tests about everything else:
+								// test/published.test.ts runs the deployed rule, and
+								// test/contract.test.ts checks wrangler.jsonc ships it.
+								bindings: { TEST_MIGRATIONS: migrations, IP_HASH_KEY: TEST_IP_HASH_KEY, STATS_ESTABLISHED: "1/0" },
 								// A second database, migrated step by step by test/migrations.test.ts.
 								d1Databases: { MIGRATION_DB: "migration-test-db" },
 							},

@@ -15,11 +15,15 @@
  *                   made; answers {rowsWritten, kvPuts}.
  *   POST /sql       {sql, params}: runs one read statement, answers {rows, meta,
  *                   results}: the stats queries' cost (meta.rows_read, duration).
+ *   POST /gunzip-whole  the ingest Worker's gzip reading before it inflated in steps
+ *                   (the body handed to DecompressionStream in one piece, the output
+ *                   read up to 1 MiB): 413 past it. The reference of the bomb row.
  */
 import { storeReport } from "../../worker-otlp-ingest/src/db";
 import { decodeRequest } from "../../worker-otlp-ingest/src/otlp";
 import { currentWindow, idBucket, ipBucket } from "../../worker-otlp-ingest/src/ratelimit";
 import { toRows } from "../../worker-otlp-ingest/src/rows";
+import { tombstoneKey } from "../../worker-otlp-ingest/src/tombstone";
 import { validateRequest, type ValidReport } from "../../worker-otlp-ingest/src/validate";
 
 interface Env {
@@ -53,7 +57,8 @@ async function store(request: Request, env: Env): Promise<Response> {
 	const report = validReport(new Uint8Array(await request.arrayBuffer()), now);
 	if (typeof report === "string") return new Response(report, { status: 400 });
 	const ip = await ipBucket("probe-key", request.headers.get("CF-Connecting-IP") ?? "unknown", now);
-	const outcome = await storeReport(env.DB, toRows(report, now), [idBucket(report.telemetryId), ip], currentWindow(now).start);
+	const erased = await tombstoneKey("probe-key", report.telemetryId);
+	const outcome = await storeReport(env.DB, toRows(report, now), [idBucket(report.telemetryId), ip], currentWindow(now).start, erased);
 	return Response.json(outcome);
 }
 
@@ -99,6 +104,25 @@ async function sql(request: Request, env: Env): Promise<Response> {
 	return Response.json({ rows: result.results.length, meta: result.meta, results: result.results });
 }
 
+/** The earlier body.ts gunzip, verbatim in effect: one write of the whole body, then a capped read. */
+async function gunzipWhole(request: Request): Promise<Response> {
+	const compressed = new Uint8Array(await request.arrayBuffer());
+	const reader = new Blob([compressed]).stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+	let total = 0;
+	const chunks: Uint8Array[] = [];
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		total += value.byteLength;
+		if (total > 1024 * 1024) {
+			await reader.cancel().catch(() => undefined);
+			return new Response("too large\n", { status: 413 });
+		}
+		chunks.push(value);
+	}
+	return Response.json({ bytes: total, chunks: chunks.length });
+}
+
 export default {
 	async fetch(request, env): Promise<Response> {
 		const { pathname } = new URL(request.url);
@@ -107,6 +131,7 @@ export default {
 		if (pathname === "/store") return store(request, env);
 		if (pathname === "/earlier") return earlier(request, env);
 		if (pathname === "/sql") return sql(request, env);
+		if (pathname === "/gunzip-whole") return gunzipWhole(request);
 		return new Response("not found\n", { status: 404 });
 	},
 } satisfies ExportedHandler<Env>;

@@ -15,6 +15,8 @@
 #                             date before reading, so what was just sent shows at once;
 #                             0: as deployed, only the cron does (trigger it with
 #                             curl http://127.0.0.1:PORT/cdn-cgi/local/scheduled)
+#   STATS_ESTABLISHED         1/0 (default here): every installation counts at once, so a
+#                             demo shows what it sent; 3/7 as deployed (src/established.ts)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$WORKER_DIR"
@@ -35,6 +37,7 @@ printf 'IP_HASH_KEY=%s\n' "$key" >"$secrets"
 
 args=(--local --ip 127.0.0.1 --port "$PORT" --persist-to "$PERSIST_TO" --env-file "$secrets" --show-interactive-dev-session=false)
 args+=(--var "ROLLUP_ON_READ:${ROLLUP_ON_READ:-1}")
+args+=(--var "STATS_ESTABLISHED:${STATS_ESTABLISHED:-1/0}")
 if [[ -n "${STATS_MIN_INSTALLATIONS:-}" ]]; then
   args+=(--var "STATS_MIN_INSTALLATIONS:$STATS_MIN_INSTALLATIONS")
 fi

@@ -43,6 +43,16 @@ export interface PeriodRules {
 	readonly futureSkewSeconds: number;
 }
 
+/**
+ * Plausibility caps on a report's counts (contract.json `counts`, which says why): at
+ * most `maxSessionsPerHour` sessions per whole hour of a report's period, so no single
+ * count of any report exceeds `maxCount` (the cap of the longest period accepted).
+ */
+export interface CountRules {
+	readonly maxSessionsPerHour: number;
+	readonly maxCount: number;
+}
+
 export interface Contract {
 	readonly version: number;
 	readonly scopeName: string;
@@ -53,6 +63,7 @@ export interface Contract {
 	readonly ignoredResourcePrefixes: readonly string[];
 	readonly maxValueLength: number;
 	readonly period: PeriodRules;
+	readonly counts: CountRules;
 }
 
 interface RawAttribute {
@@ -84,6 +95,11 @@ function metricSpec(name: string, spec: RawMetric): MetricSpec {
 	return { name, instrument: "histogram", unit: spec.unit, boundaries, bins, attributes: spec.attributes };
 }
 
+/** The most sessions a report of a period `periodSeconds` long may hold, at `perHour` an hour. */
+function maxSessions(perHour: number, periodSeconds: number): number {
+	return perHour * Math.floor(periodSeconds / 3600);
+}
+
 function entries<T, U>(obj: Record<string, T>, make: (key: string, value: T) => U): ReadonlyMap<string, U> {
 	return new Map(Object.entries(obj).map(([key, value]) => [key, make(key, value)]));
 }
@@ -110,10 +126,19 @@ export function parseContract(doc: typeof raw): Contract {
 			maxAgeSeconds: doc.period.max_age_seconds,
 			futureSkewSeconds: doc.period.future_skew_seconds,
 		},
+		counts: {
+			maxSessionsPerHour: doc.counts.max_sessions_per_hour,
+			maxCount: maxSessions(doc.counts.max_sessions_per_hour, doc.period.server_max_seconds),
+		},
 	};
 }
 
 export const CONTRACT: Contract = parseContract(raw);
+
+/** The most sessions one report of a period `periodSeconds` long may hold (contract.json `counts`). */
+export function maxSessionsIn(periodSeconds: number): number {
+	return maxSessions(CONTRACT.counts.maxSessionsPerHour, periodSeconds);
+}
 
 /** Whether `value` may be stored under `rule` (closed set, or full-match pattern). */
 export function allows(rule: AttributeRule, value: string): boolean {

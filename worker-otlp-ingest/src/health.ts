@@ -5,13 +5,17 @@
  *   - the hourly cron has not finished a run for ROLLUP_STALE_SECONDS (two runs missed);
  *   - the daily cron has not finished for DAILY_STALE_SECONDS;
  *   - more reports wait for the rollups than one run can take (BACKLOG_LIMIT);
- *   - reports have waited, and `as_of` not moved, for AS_OF_STALE_SECONDS.
+ *   - reports have waited, and `as_of` not moved, for AS_OF_STALE_SECONDS;
+ *   - a step of the last hourly or daily run failed (named, from the first such run);
+ *   - reports were set aside after failing SET_ASIDE_AFTER rollup runs (steps.ts).
  * Reads two rows (cron_state, rollup_state), so polling it every minute costs nothing.
- * Never cached. The numbers are counts and times only.
+ * Never cached. The numbers are counts and times only; failures are step names and
+ * error descriptions without values.
  */
-import { readCronState, type CronState } from "./history-db";
+import { readCronState, type CronState } from "./cron-db";
 import { jsonResponse } from "./http";
 import { MAX_STEPS, STEP_REPORTS } from "./rollup";
+import { SET_ASIDE_AFTER } from "./steps";
 
 export const ROLLUP_STALE_SECONDS = 2 * 3_600;
 export const DAILY_STALE_SECONDS = 26 * 3_600;
@@ -24,8 +28,16 @@ export interface Health {
 	readonly problems: readonly string[];
 	readonly as_of: string | null;
 	readonly as_of_age_seconds: number | null;
-	readonly rollup: { readonly last_run: string | null; readonly age_seconds: number | null; readonly pending: number };
-	readonly daily: { readonly last_run: string | null; readonly age_seconds: number | null };
+	readonly rollup: {
+		readonly last_run: string | null;
+		readonly age_seconds: number | null;
+		readonly pending: number;
+		/** Reports of installations not yet established (established.ts): expected, not a problem. */
+		readonly waiting_for_establishment: number;
+		readonly set_aside: number;
+		readonly failed: string | null;
+	};
+	readonly daily: { readonly last_run: string | null; readonly age_seconds: number | null; readonly failed: string | null };
 	readonly history_backfill: { readonly pending: number };
 }
 
@@ -49,13 +61,26 @@ export function assessHealth(state: CronState, now: number): Health {
 	if (state.rollupLeft > 0 && (asOfAge ?? since) > AS_OF_STALE_SECONDS) {
 		problems.push(`reports have waited and the stats not moved for ${hours(asOfAge ?? since)}`);
 	}
+	if (state.hourlyFailed !== null) problems.push(`the hourly cron's last run failed in: ${state.hourlyFailed}`);
+	if (state.dailyFailed !== null) problems.push(`the daily cron's last run failed in: ${state.dailyFailed}`);
+	if (state.setAside > 0) {
+		const reports = state.setAside === 1 ? "1 report was" : `${state.setAside} reports were`;
+		problems.push(`${reports} set aside after failing ${SET_ASIDE_AFTER} rollup runs (docs/operations.md says what to do)`);
+	}
 	return {
 		status: problems.length === 0 ? "ok" : "degraded",
 		problems,
 		as_of: iso(state.asOf),
 		as_of_age_seconds: asOfAge,
-		rollup: { last_run: iso(state.rollupFinished), age_seconds: rollupAge, pending: state.rollupLeft },
-		daily: { last_run: iso(state.dailyFinished), age_seconds: dailyAge },
+		rollup: {
+			last_run: iso(state.rollupFinished),
+			age_seconds: rollupAge,
+			pending: state.rollupLeft,
+			waiting_for_establishment: state.held,
+			set_aside: state.setAside,
+			failed: state.hourlyFailed,
+		},
+		daily: { last_run: iso(state.dailyFinished), age_seconds: dailyAge, failed: state.dailyFailed },
 		history_backfill: { pending: state.backfillLeft },
 	};
 }

@@ -21,8 +21,11 @@
  */
 import { DAY_SECONDS, HISTORY_DAYS, SERIES_FACTS, WEEK_SECONDS, type Grain, type SeriesRow } from "./buckets";
 import { CONTRACT } from "./contract";
+import { DEFAULT_ESTABLISHED, type Established } from "./established";
+import { countFailure, nextEnd, takeable, type QueueTable } from "./queue-db";
 import { INSTALLATION_COLUMNS } from "./rows";
 import { bucketStarts, computeSeries, type Series } from "./series";
+import type { StepEnd } from "./steps";
 
 const FACT_COLUMNS = SERIES_FACTS.map((key) => {
 	const column = INSTALLATION_COLUMNS[key];
@@ -30,8 +33,6 @@ const FACT_COLUMNS = SERIES_FACTS.map((key) => {
 	return column;
 });
 
-/** The queues a step can take reports from: new reports, or those stored before the history. */
-export type Queue = "rollup_pending" | "series_backfill";
 
 /** Bucket start of a Unix-seconds instant `t` (SQL): its UTC day, or the Monday of its week (1970-01-01 was a Thursday). */
 function startOf(t: string, grain: string): string {
@@ -64,7 +65,7 @@ const MEMBER_VALUE = `CASE json_extract(k.value, '$[1]') ${FACT_COLUMNS.map((c) 
  * report still queued is not yet counted, which is how "earlier" tells the reports
  * counted before from this step's.
  */
-function addStatement(queue: Queue): string {
+function addStatement(queue: QueueTable, rule: Established): string {
 	const serverMax = CONTRACT.period.serverMaxSeconds;
 	return `
 WITH ${GRAIN_TABLE},
@@ -73,12 +74,12 @@ placed AS MATERIALIZED (
   FROM ${queue} AS p
   CROSS JOIN reports AS r ON r.telemetry_id = p.telemetry_id AND r.period_start = p.period_start
   CROSS JOIN grains AS g
-  WHERE p.telemetry_id <= ?1
+  WHERE p.telemetry_id <= ?1 AND ${takeable(queue, rule)}
 ),
 decoded AS MATERIALIZED (
   SELECT c.telemetry_id, c.period_end, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
   FROM ${queue} AS p CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
-  WHERE p.telemetry_id <= ?1
+  WHERE p.telemetry_id <= ?1 AND ${takeable(queue, rule)}
 ),
 touched AS MATERIALIZED (
   SELECT DISTINCT telemetry_id, grain, len, start FROM placed
@@ -140,45 +141,38 @@ ON CONFLICT (grain, start, kind, name, a, b) DO UPDATE SET
   total = total + excluded.total, installations = installations + excluded.installations`;
 }
 
-const ADD = { rollup_pending: addStatement("rollup_pending"), series_backfill: addStatement("series_backfill") };
+/** The backfill's statement (no establishment rule: its reports were published before it existed). */
+const ADD_BACKFILL = addStatement("series_backfill", DEFAULT_ESTABLISHED);
+const ADD_PENDING = new Map<string, string>();
 
-/** The statement a rollup step runs (before its DEQUEUE) so the history takes in the same reports. */
-export function countInHistory(db: D1Database, upTo: string, durationMetric: string): D1PreparedStatement {
-	return db.prepare(ADD.rollup_pending).bind(upTo, durationMetric);
+/** The statement a rollup step runs (before its DEQUEUE) so the history takes in the same reports, under the same rule. */
+export function countInHistory(db: D1Database, upTo: string, durationMetric: string, rule: Established): D1PreparedStatement {
+	const key = `${rule.days}/${rule.spanDays}`;
+	let sql = ADD_PENDING.get(key);
+	if (sql === undefined) {
+		sql = addStatement("rollup_pending", rule);
+		ADD_PENDING.set(key, sql);
+	}
+	return db.prepare(sql).bind(upTo, durationMetric);
 }
 
-/** The telemetry ID that ends the next backfill step (as rollup-db.ts nextStepEnd); null when nothing is left. */
-const BACKFILL_PENDING = `
-SELECT coalesce(
-  (SELECT telemetry_id FROM series_backfill ORDER BY telemetry_id, period_start LIMIT 1 OFFSET ?1),
-  (SELECT MAX(telemetry_id) FROM series_backfill)
-) AS up_to`;
+/** Where the next backfill step ends (as rollup-db.ts nextStepEnd); null when nothing takeable is left. */
+export function nextBackfillEnd(db: D1Database, size: number): Promise<StepEnd | null> {
+	return nextEnd(db, "series_backfill", size, DEFAULT_ESTABLISHED);
+}
 
-export async function nextBackfillEnd(db: D1Database, size: number): Promise<string | null> {
-	const row = await db.prepare(BACKFILL_PENDING).bind(size).first<{ up_to: string | null }>();
-	return row?.up_to ?? null;
+/** A failed run for the one installation a backfill step held; how many of its reports are set aside now. */
+export function failBackfill(db: D1Database, telemetryId: string): Promise<number> {
+	return countFailure(db, "series_backfill", telemetryId);
 }
 
 /** One backfill step, one transaction: the queued reports up to `upTo` counted, and dequeued. Returns how many. */
 export async function backfillStep(db: D1Database, upTo: string, durationMetric: string): Promise<number> {
 	const [, dequeued] = await db.batch([
-		db.prepare(ADD.series_backfill).bind(upTo, durationMetric),
-		db.prepare("DELETE FROM series_backfill WHERE telemetry_id <= ?1").bind(upTo),
+		db.prepare(ADD_BACKFILL).bind(upTo, durationMetric),
+		db.prepare(`DELETE FROM series_backfill AS p WHERE telemetry_id <= ?1 AND ${takeable("series_backfill", DEFAULT_ESTABLISHED)}`).bind(upTo),
 	]);
 	return dequeued?.meta.changes ?? 0;
-}
-
-/**
- * The cron's heartbeat, for /v1/health: the hourly run finished at ?1 (Unix seconds),
- * and what is left in both queues (counted up to 1,000,000, so the count stays cheap).
- */
-export function recordRollupRun(db: D1Database, finished: number): D1PreparedStatement {
-	return db.prepare(`
-UPDATE cron_state SET
-  rollup_finished = ?1,
-  rollup_left = (SELECT COUNT(*) FROM (SELECT 1 FROM rollup_pending LIMIT 1000000)),
-  backfill_left = (SELECT COUNT(*) FROM (SELECT 1 FROM series_backfill LIMIT 1000000))
-WHERE id = 1`).bind(finished);
 }
 
 /** The buckets that ended before `reportsBefore` (Unix seconds) and are not sealed yet: grain, start, key. */
@@ -204,8 +198,8 @@ export async function unsealedRows(db: D1Database, reportsBefore: number): Promi
 /**
  * The daily batch of the history: delete the rows sealing withholds (each [grain,
  * start, kind, name, a, b], by primary key), mark the buckets before `reportsBefore`
- * sealed, delete buckets older than two years, drop backfill entries whose report
- * expired, and record the daily and the hourly heartbeat (`now`, Unix seconds).
+ * sealed, delete buckets older than two years (`now`, Unix seconds), and drop backfill
+ * entries whose report expired.
  */
 export function sealAndExpire(db: D1Database, withheld: readonly (readonly (string | number)[])[], reportsBefore: number, now: number): D1PreparedStatement[] {
 	return [
@@ -215,13 +209,12 @@ DELETE FROM series_buckets WHERE (grain, start, kind, name, a, b) IN (
          json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
   FROM json_each(?1)
 )`).bind(JSON.stringify(withheld)),
-		db.prepare("UPDATE cron_state SET sealed_before = max(sealed_before, ?1), daily_finished = ?2 WHERE id = 1").bind(reportsBefore, now),
+		db.prepare("UPDATE cron_state SET sealed_before = max(sealed_before, ?1) WHERE id = 1").bind(reportsBefore),
 		db.prepare(`DELETE FROM series_buckets WHERE start + ${LENGTH} <= ?1`).bind(now - HISTORY_DAYS * DAY_SECONDS),
 		db.prepare(
 			`DELETE FROM series_backfill AS q
 			 WHERE NOT EXISTS (SELECT 1 FROM reports AS r WHERE r.telemetry_id = q.telemetry_id AND r.period_start = q.period_start)`,
 		),
-		recordRollupRun(db, now),
 	];
 }
 
@@ -233,34 +226,6 @@ export async function readHistory(db: D1Database, grain: Grain, from: number, to
 	]);
 	const asOf = state?.results[0]?.as_of;
 	return { rows: (rows?.results ?? []) as unknown as SeriesRow[], asOf: typeof asOf === "number" ? asOf : null };
-}
-
-export interface CronState {
-	readonly created: number;
-	readonly rollupFinished: number | null;
-	readonly rollupLeft: number;
-	readonly backfillLeft: number;
-	readonly dailyFinished: number | null;
-	readonly asOf: number | null;
-}
-
-/** What /v1/health reports: two rows read. */
-export async function readCronState(db: D1Database): Promise<CronState> {
-	const row = await db
-		.prepare(
-			`SELECT c.created, c.rollup_finished, c.rollup_left, c.backfill_left, c.daily_finished, s.as_of
-			 FROM cron_state AS c CROSS JOIN rollup_state AS s WHERE c.id = 1 AND s.id = 1`,
-		)
-		.first<Record<string, number | null>>();
-	if (!row) throw new Error("cron_state is missing");
-	return {
-		created: row.created ?? 0,
-		rollupFinished: row.rollup_finished ?? null,
-		rollupLeft: row.rollup_left ?? 0,
-		backfillLeft: row.backfill_left ?? 0,
-		dailyFinished: row.daily_finished ?? null,
-		asOf: row.as_of ?? null,
-	};
 }
 
 /** The series of the `days` days up to `nowMs`, as of the last rollup run. */

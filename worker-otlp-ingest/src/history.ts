@@ -5,37 +5,31 @@
  * them into the history in its own transaction.
  */
 import { DURATION } from "./contract";
-import { backfillStep, nextBackfillEnd, recordRollupRun, sealAndExpire, unsealedRows, type StoredRow } from "./history-db";
+import { backfillStep, failBackfill, nextBackfillEnd, sealAndExpire, unsealedRows, type StoredRow } from "./history-db";
 import { retentionCutoff } from "./retention";
 import { STEP_REPORTS } from "./rollup";
 import { bucketTable, cellIdOf } from "./series";
+import { drain, type Drained } from "./steps";
 import { protect } from "./suppression";
 
-export interface BackfillRun {
-	readonly steps: number;
-	readonly reports: number;
-	/** Nothing was left in the backfill queue at the end. */
-	readonly complete: boolean;
-}
+export type BackfillRun = Drained;
 
 /**
- * Backfill steps until the queue is empty or `maxSteps` ran (each step costs two D1
- * queries; a last look that finds the queue empty costs one). Steps take whole
- * installations, as the rollup's do, so a report is counted exactly once.
+ * Backfill steps until the queue is empty or `maxSteps` slots are used (each costs at
+ * most two D1 queries; a last look costs one). Steps take whole installations, as the
+ * rollup's do, so a report is counted exactly once; a step that keeps failing is cut
+ * down and set aside as the rollup's are (steps.ts).
  */
-export async function runBackfill(db: D1Database, maxSteps: number, stepReports: number = STEP_REPORTS): Promise<BackfillRun> {
-	let run: BackfillRun = { steps: 0, reports: 0, complete: false };
-	while (run.steps < maxSteps) {
-		const upTo = await nextBackfillEnd(db, stepReports);
-		if (upTo === null) return { ...run, complete: true };
-		run = { steps: run.steps + 1, reports: run.reports + (await backfillStep(db, upTo, DURATION.name)), complete: false };
-	}
-	return run;
-}
-
-/** The heartbeat of an hourly run: one D1 query. */
-export async function recordHourly(db: D1Database, nowMs: number): Promise<void> {
-	await recordRollupRun(db, Math.floor(nowMs / 1000)).run();
+export function runBackfill(db: D1Database, maxSteps: number, stepReports: number = STEP_REPORTS): Promise<BackfillRun> {
+	return drain(
+		{
+			nextEnd: (size) => nextBackfillEnd(db, size),
+			step: async (upTo) => ({ reports: await backfillStep(db, upTo, DURATION.name), rowsRead: 0, rowsWritten: 0 }),
+			fail: (id) => failBackfill(db, id),
+		},
+		stepReports,
+		maxSteps,
+	);
 }
 
 /**
@@ -74,8 +68,8 @@ export interface DailyHistory {
 }
 
 /**
- * The daily part, after retention: seal the buckets the raw reports no longer cover,
- * drop what is older than two years, and record both heartbeats. Two D1 queries.
+ * The daily part, after retention: seal the buckets the raw reports no longer cover
+ * and drop what is older than two years. Two D1 queries.
  */
 export async function runHistoryDaily(db: D1Database, nowMs: number, minInstallations: number): Promise<DailyHistory> {
 	const cutoff = retentionCutoff(nowMs);

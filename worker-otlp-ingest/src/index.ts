@@ -4,6 +4,7 @@
  */
 import { runScheduled } from "./cron";
 import { handleDashboard } from "./dashboard-route";
+import { establishedFrom } from "./established";
 import { handleHealth } from "./health";
 import { handleDeleteInstallation } from "./installations";
 import { handleMetrics } from "./ingest";
@@ -30,7 +31,7 @@ async function route(request: Request, env: Env, now: number): Promise<Response>
 	}
 	const installation = INSTALLATION_PATH.exec(pathname);
 	if (installation) {
-		return method === "DELETE" ? handleDeleteInstallation(env, installation[1] ?? "") : methodNotAllowed("DELETE");
+		return method === "DELETE" ? handleDeleteInstallation(request, env, installation[1] ?? "", now) : methodNotAllowed("DELETE");
 	}
 	if (pathname === "/v1/stats") {
 		return method === "GET" ? handleStats(request, env, now) : methodNotAllowed("GET");
@@ -72,6 +73,7 @@ export default {
 		return dated(response, now);
 	},
 	async scheduled(controller, env): Promise<void> {
-		await runScheduled(env.DB, controller.cron, controller.scheduledTime, minInstallationsFrom(env.STATS_MIN_INSTALLATIONS));
+		const rule = establishedFrom(env.STATS_ESTABLISHED);
+		await runScheduled(env.DB, controller.cron, controller.scheduledTime, minInstallationsFrom(env.STATS_MIN_INSTALLATIONS), rule);
 	},
 } satisfies ExportedHandler<Env>;

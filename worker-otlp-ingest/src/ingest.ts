@@ -2,7 +2,8 @@
  * POST /v1/metrics: body → decode → contract check → one DB.batch per report, and the
  * OTLP/HTTP response for the outcome:
  *   - 200 ExportMetricsServiceResponse for every decodable request; points the
- *     contract refused are counted in partial_success (never retried by exporters);
+ *     contract refused, and reports of an erased ID, are counted in partial_success
+ *     (never retried by exporters);
  *   - 400 google.rpc.Status only when the body is not an ExportMetricsServiceRequest;
  *   - 413 / 415 for oversized bodies and unsupported types or encodings;
  *   - 429 + Retry-After when a rate limit is full, 503 + Retry-After when D1 fails:
@@ -14,6 +15,7 @@ import { errorResponse, otlpResponse } from "./http";
 import { decodeRequest, encodeResponse, encodingOf } from "./otlp";
 import { currentWindow, idBucket, ipBucket, LIMITS as RATE_LIMITS } from "./ratelimit";
 import { toRows } from "./rows";
+import { tombstoneKey } from "./tombstone";
 import { validateRequest, type ValidReport } from "./validate";
 
 /** More reports than one IP may store in an hour can never all be accepted: refuse the request. */
@@ -24,6 +26,11 @@ export const UNAVAILABLE_RETRY_AFTER = 60;
 const MAX_REASONS = 4;
 
 export const OVERLAP_REASON = "period: overlaps a stored report with other bounds";
+/**
+ * The reason for a report of an erased ID (tombstone.ts): the same shape as every
+ * refusal, and no more than the sender needs — this ID's reports are not taken.
+ */
+export const ERASED_REASON = "voicemode.telemetry.id: not accepted";
 
 /** partial_success.error_message: the count and the first few distinct reasons. */
 export function summarize(rejected: number, reasons: readonly string[]): string {
@@ -67,14 +74,15 @@ export async function handleMetrics(request: Request, env: Env, nowMs: number): 
 		}
 		const ip = await ipBucket(env.IP_HASH_KEY, request.headers.get("CF-Connecting-IP") ?? "unknown", nowMs);
 		for (const report of valid) {
-			const outcome = await storeReport(env.DB, toRows(report, nowMs), [idBucket(report.telemetryId), ip], window.start);
+			const erased = await tombstoneKey(env.IP_HASH_KEY, report.telemetryId);
+			const outcome = await storeReport(env.DB, toRows(report, nowMs), [idBucket(report.telemetryId), ip], window.start, erased);
 			if (outcome.kind === "unavailable") {
 				return errorResponse(503, "storage unavailable", encoding, { "Retry-After": String(UNAVAILABLE_RETRY_AFTER) });
 			}
 			if (outcome.kind === "rate-limited") limited = true;
-			if (outcome.kind === "overlap") {
+			if (outcome.kind === "overlap" || outcome.kind === "erased") {
 				rejected += report.points;
-				reasons.push(OVERLAP_REASON);
+				reasons.push(outcome.kind === "overlap" ? OVERLAP_REASON : ERASED_REASON);
 			}
 		}
 	}

@@ -8,8 +8,10 @@
  *
  * Client IPs never reach storage: the IP bucket is HMAC-SHA256(IP_HASH_KEY, ip ‖ UTC
  * day). Without the secret the hash cannot be brute-forced over the IPv4 space, and
- * the day in the input makes buckets of different days unlinkable.
+ * the day in the input makes buckets of different days unlinkable. Erasures count in a
+ * bucket of their own (`erase:` with the same hash), counted the same way (db.ts).
  */
+import { hmacHex } from "./hmac";
 
 /** Fixed windows of one UTC hour. */
 export const WINDOW_SECONDS = 3600;
@@ -19,6 +21,8 @@ export const LIMITS = {
 	perId: 10,
 	/** Accepted reports per client IP per hour (a Collector may relay many installations). */
 	perIp: 100,
+	/** Erasures per client IP per hour (a client asks for one when it opts out). */
+	erasuresPerIp: 100,
 } as const;
 
 export interface Bucket {
@@ -45,13 +49,20 @@ export function idBucket(telemetryId: string): Bucket {
 	return { bucket: `id:${telemetryId}`, maxHits: LIMITS.perId };
 }
 
-const encoder = new TextEncoder();
-
 /** The IP's bucket for the UTC day of `nowMs`; `key` is the IP_HASH_KEY secret. */
 export async function ipBucket(key: string, ip: string, nowMs: number): Promise<Bucket> {
-	const hmacKey = await crypto.subtle.importKey("raw", encoder.encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+	return { bucket: `ip:${await ipHash(key, ip, nowMs)}`, maxHits: LIMITS.perIp };
+}
+
+/**
+ * The IP's bucket for erasures (DELETE /v1/installations/{id}) that day: limited like
+ * reports, so nobody can flood the tombstone table (or probe IDs) from one address.
+ */
+export async function eraseBucket(key: string, ip: string, nowMs: number): Promise<Bucket> {
+	return { bucket: `erase:${await ipHash(key, ip, nowMs)}`, maxHits: LIMITS.erasuresPerIp };
+}
+
+function ipHash(key: string, ip: string, nowMs: number): Promise<string> {
 	const day = new Date(nowMs).toISOString().slice(0, 10);
-	const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hmacKey, encoder.encode(`${ip}\n${day}`)));
-	const hex = [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
-	return { bucket: `ip:${hex}`, maxHits: LIMITS.perIp };
+	return hmacHex(key, `${ip}\n${day}`);
 }

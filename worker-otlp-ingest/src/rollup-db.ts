@@ -4,12 +4,14 @@
  * rollups equal to the reports. A module of its own because these statements only make
  * sense together: each keeps the same invariant, stated once here.
  *
- * Invariant, for the reports not in `rollup_pending` ("processed"):
+ * Invariant, for the reports not in `rollup_pending` ("processed"), those of erased
+ * installations included (their reports are deleted, what they added stays until it
+ * ages out: forgetInRollups):
  *   - rollup_hours(h, key).total = the sessions (or reports) of processed reports that
  *     ended at hour h, per key;
  *   - rollup_hours(h, key).installations = the installations whose latest processed
  *     report with that key ended at h ('reports'/'fact': latest processed report at
- *     all, fact values as in rollup_installations);
+ *     all, fact values as in rollup_installations, or as last counted for an erased one);
  *   - rollup_installations = each installation's latest processed period end and facts,
  *     and per key the hour of its latest processed report with that key (`key_hours`;
  *     a key whose hour retention has passed may linger there, counted nowhere).
@@ -21,7 +23,10 @@
 
 import { CONTRACT, DURATION } from "./contract";
 import { countInHistory } from "./history-db";
+import { countFailure, nextEnd, takeable } from "./queue-db";
 import { INSTALLATION_COLUMNS } from "./rows";
+import type { StepCost, StepEnd } from "./steps";
+import type { Established } from "./established";
 
 /** The stat keys a set of cells feeds, one row per (cell, key); `cols` are carried through. */
 function statKeys(from: string, cols: string, durationParam: string): string {
@@ -49,203 +54,211 @@ function keyValue(k: string, prefix: string): string {
 	return `CASE json_extract(${k}.value, '$[1]') ${cases} ELSE '' END`;
 }
 
-/**
- * The pending rows of this step: ?1 is the highest telemetry ID included. A plain range
- * on the primary key, so each statement reads only the step's rows of the queue, never
- * the whole queue (a backlog after migration 0002 holds every stored report).
- */
-const IN_STEP = "p.telemetry_id <= ?1";
-// The statements join the queue to `reports` with CROSS JOIN, which SQLite never
-// reorders: the queue drives, so a step reads its own reports by primary key. Left to
-// the planner, the range above is applied to `reports` instead, which in steady state
-// (a few thousand new reports scattered over every ID) reads the whole table.
-
-/**
- * The telemetry ID that ends the next step: the ID of the pending row after the first
- * ?1, or the highest pending ID when no more are pending; NULL when nothing is.
- * Reads at most ?1 + 1 rows, however long the queue.
- */
-const PENDING = `
-SELECT coalesce(
-  (SELECT telemetry_id FROM rollup_pending ORDER BY telemetry_id, period_start LIMIT 1 OFFSET ?1),
-  (SELECT MAX(telemetry_id) FROM rollup_pending)
-) AS up_to`;
-
-/** 1. Sessions and report counts of the step's reports, added at their hours. */
-const ADD_TOTALS = `
-WITH cells AS MATERIALIZED (
-  SELECT c.period_end AS hour, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
-  FROM rollup_pending AS p
-  CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
-  WHERE ${IN_STEP}
-),
-keyed AS (${statKeys("cells", "hour", "?2")}
-  UNION ALL
-  SELECT r.period_end, 'reports', '', '', '', 1
-  FROM rollup_pending AS p
-  CROSS JOIN reports AS r ON r.telemetry_id = p.telemetry_id AND r.period_start = p.period_start
-  WHERE ${IN_STEP}
-)
-INSERT INTO rollup_hours (hour, kind, name, a, b, total, installations)
-SELECT hour, kind, name, a, b, SUM(sessions), 0 FROM keyed WHERE true GROUP BY hour, kind, name, a, b
-ON CONFLICT (hour, kind, name, a, b) DO UPDATE SET total = total + excluded.total`;
-
-/**
- * A stat key as one short string, the member name in `rollup_installations.key_hours`:
- * the kind's initial and the metric's index in the contract, then a and b, e.g.
- * "b0|<1min|" (a duration bin), "p2|tts|kokoro", "t0|local|". Short because every
- * installation row holds one per key it ever reported (up to 32).
- */
-const METRIC_INDEX = `CASE name ${[...CONTRACT.metrics.values()].map((m, i) => `WHEN '${m.name}' THEN ${i}`).join(" ")} END`;
-const KEY = `substr(kind, 1, 1) || (${METRIC_INDEX}) || '|' || a || '|' || b`;
-
-/** The stat keys of the step's new reports, per installation, with the latest hour among them. */
-const ARRIVED_KEYS = `
-fresh AS MATERIALIZED (
-  SELECT p.telemetry_id, c.period_end AS hour, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
-  FROM rollup_pending AS p
-  CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
-  WHERE ${IN_STEP}
-),
-keyed AS (${statKeys("fresh", "telemetry_id, hour", "?2")}),
-arrived_keys AS (
-  SELECT telemetry_id, kind, name, a, b, ${KEY} AS key, MAX(hour) AS new
-  FROM keyed GROUP BY telemetry_id, kind, name, a, b
-)`;
-
-/**
- * 2. Each installation of the step moves, per cell key, from the hour of its latest
- * processed report with that key (if any; `rollup_installations.key_hours`) to the
- * latest hour among its new reports, when that is later. Reads only the new reports
- * and one row per installation: never an installation's history. A late report
- * (older than what is counted) moves nothing. A row moved to exists (it holds the
- * sessions of the report that ended there); a row moved from exists too unless
- * retention deleted its hour, and then there is nothing to take the installation out
- * of. Hence an UPDATE: SQLite checks the CHECK constraint before an upsert's conflict,
- * so a negative delta cannot go through INSERT … ON CONFLICT.
- */
-const MOVE_KEYS = `
-WITH ${ARRIVED_KEYS},
-latest AS (
-  SELECT n.kind, n.name, n.a, n.b, n.new,
-         (SELECT json_extract(s.key_hours, '$."' || n.key || '"') FROM rollup_installations AS s WHERE s.telemetry_id = n.telemetry_id) AS old
-  FROM arrived_keys AS n
-),
-moves AS (
-  SELECT old AS hour, kind, name, a, b, -1 AS d FROM latest WHERE new > old
-  UNION ALL
-  SELECT new, kind, name, a, b, 1 FROM latest WHERE old IS NULL OR new > old
-),
-net AS (
-  SELECT hour, kind, name, a, b, SUM(d) AS d FROM moves GROUP BY hour, kind, name, a, b HAVING SUM(d) != 0
-)
-UPDATE rollup_hours AS h SET installations = h.installations + net.d
-FROM net
-WHERE h.hour = net.hour AND h.kind = net.kind AND h.name = net.name AND h.a = net.a AND h.b = net.b`;
-
-/** The step's installations: their latest new period end, their counted state, their facts now. */
-const STEP_INSTALLATIONS = `
-arrived AS (
-  SELECT p.telemetry_id, MAX(r.period_end) AS new_end
-  FROM rollup_pending AS p
-  CROSS JOIN reports AS r ON r.telemetry_id = p.telemetry_id AND r.period_start = p.period_start
-  WHERE ${IN_STEP}
-  GROUP BY p.telemetry_id
-),
-next AS MATERIALIZED (
-  SELECT n.telemetry_id, s.last_end AS old_end, max(coalesce(s.last_end, 0), n.new_end) AS new_end,
-         ${FACT_COLUMNS.map((c) => `s.${c} AS old_${c}, coalesce(i.${c}, '') AS new_${c}`).join(",\n         ")}
-  FROM arrived AS n
-  LEFT JOIN rollup_installations AS s ON s.telemetry_id = n.telemetry_id
-  LEFT JOIN installations AS i ON i.telemetry_id = n.telemetry_id
-)`;
-
-/** The step's installations' 'reports' and 'fact' keys: counted (old) and current (new) hour and value. */
-const INSTALLATION_MOVES = `
-WITH ${STEP_INSTALLATIONS},
-keys AS (
-  SELECT old_end, new_end, json_extract(k.value, '$[0]') AS kind, json_extract(k.value, '$[1]') AS name,
-         ${keyValue("k", "old_")} AS old_a, ${keyValue("k", "new_")} AS new_a
-  FROM next CROSS JOIN ${INSTALLATION_KEYS} AS k
-),
-moved AS (
-  SELECT * FROM keys WHERE old_end IS NULL OR old_end != new_end OR old_a != new_a
-)`;
-
-/**
- * 3. The 'reports' and 'fact' rows: an installation moves from (its counted end, its
- * counted facts) to (its latest end, its facts now) when either changed. Facts come
- * from `installations`, which ingest keeps at the latest report's values. In, then out
- * (an upsert for rows that may be new; an UPDATE for the decrements, see MOVE_KEYS).
- */
-const MOVE_INSTALLATIONS_IN = `${INSTALLATION_MOVES}
-INSERT INTO rollup_hours (hour, kind, name, a, b, total, installations)
-SELECT new_end, kind, name, new_a, '', 0, COUNT(*) FROM moved WHERE true GROUP BY new_end, kind, name, new_a
-ON CONFLICT (hour, kind, name, a, b) DO UPDATE SET installations = installations + excluded.installations`;
-
-const MOVE_INSTALLATIONS_OUT = `${INSTALLATION_MOVES},
-net AS (
-  SELECT old_end AS hour, kind, name, old_a AS a, COUNT(*) AS d FROM moved WHERE old_end IS NOT NULL GROUP BY old_end, kind, name, old_a
-)
-UPDATE rollup_hours AS h SET installations = h.installations - net.d
-FROM net
-WHERE h.hour = net.hour AND h.kind = net.kind AND h.name = net.name AND h.a = net.a AND h.b = ''`;
-
-/** 4. 'fact' rows the moves emptied (only they can reach zero in a step: cell and 'reports' rows keep their totals). */
-const DROP_EMPTY_FACTS = `
-DELETE FROM rollup_hours
-WHERE kind = 'fact' AND installations = 0
-  AND hour IN (
-    SELECT s.last_end FROM rollup_installations AS s
-    WHERE s.telemetry_id IN (SELECT p.telemetry_id FROM rollup_pending AS p WHERE ${IN_STEP})
-  )`;
-
-/**
- * 5. What each installation of the step now counts as: latest end, facts, and the latest
- * hour per stat key (the counted ones merged with the new reports'). Written only when
- * it changed: the same row either way, so key_hours costs no extra D1 write.
- */
-const SAVE_INSTALLATIONS = `
-WITH ${STEP_INSTALLATIONS},
-${ARRIVED_KEYS},
-key_hours AS (
-  SELECT telemetry_id, json_group_object(key, hour) AS key_hours FROM (
-    SELECT telemetry_id, key, MAX(hour) AS hour FROM (
-      SELECT s.telemetry_id, o.key, o.value AS hour
-      FROM next CROSS JOIN rollup_installations AS s ON s.telemetry_id = next.telemetry_id CROSS JOIN json_each(s.key_hours) AS o
-      UNION ALL
-      SELECT telemetry_id, key, new FROM arrived_keys
-    ) GROUP BY telemetry_id, key ORDER BY telemetry_id, key
-  ) GROUP BY telemetry_id
-)
-INSERT INTO rollup_installations (telemetry_id, last_end, ${FACT_COLUMNS.join(", ")}, key_hours)
-SELECT next.telemetry_id, new_end, ${FACT_COLUMNS.map((c) => `new_${c}`).join(", ")}, coalesce(k.key_hours, '{}')
-FROM next LEFT JOIN key_hours AS k ON k.telemetry_id = next.telemetry_id WHERE true
-ON CONFLICT (telemetry_id) DO UPDATE SET
-  last_end = excluded.last_end, ${FACT_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}, key_hours = excluded.key_hours
-WHERE last_end != excluded.last_end OR ${FACT_COLUMNS.map((c) => `${c} != excluded.${c}`).join(" OR ")} OR key_hours != excluded.key_hours`;
-
-/** 6. The step's reports are processed. */
-const DEQUEUE = `DELETE FROM rollup_pending AS p WHERE ${IN_STEP}`;
-
-/** 7. Nothing pending any more: every report stored until now is counted. */
-const MARK_AS_OF = `UPDATE rollup_state SET as_of = ?1 WHERE NOT EXISTS (SELECT 1 FROM rollup_pending)`;
-
-/**
- * Where a step of about `size` reports ends: the highest telemetry ID it takes (every
- * pending report of the IDs up to it, just over `size` reports when an installation's
- * reports straddle the bound); null when nothing is pending.
- */
-export async function nextStepEnd(db: D1Database, size: number): Promise<string | null> {
-	const row = await db.prepare(PENDING).bind(size).first<{ up_to: string | null }>();
-	return row?.up_to ?? null;
+/** A step's statements under an establishment rule (established.ts), built once per rule. */
+interface StepSql {
+	readonly ADD_TOTALS: string;
+	readonly MOVE_KEYS: string;
+	readonly MOVE_INSTALLATIONS_IN: string;
+	readonly MOVE_INSTALLATIONS_OUT: string;
+	readonly DROP_EMPTY_FACTS: string;
+	readonly SAVE_INSTALLATIONS: string;
+	readonly DEQUEUE: string;
+	readonly MARK_AS_OF: string;
 }
 
-export interface StepCost {
-	/** Reports the step took in. */
-	readonly reports: number;
-	readonly rowsRead: number;
-	readonly rowsWritten: number;
+const built = new Map<string, StepSql>();
+
+function stepSql(rule: Established): StepSql {
+	const cacheKey = `${rule.days}/${rule.spanDays}`;
+	const cached = built.get(cacheKey);
+	if (cached) return cached;
+	/**
+	 * The pending rows of this step: ?1 is the highest telemetry ID included. A plain range
+	 * on the primary key, so each statement reads only the step's rows of the queue, never
+	 * the whole queue (a backlog after migration 0002 holds every stored report).
+	 */
+	const IN_STEP = `p.telemetry_id <= ?1 AND ${takeable("rollup_pending", rule)}`;
+	// The statements join the queue to `reports` with CROSS JOIN, which SQLite never
+	// reorders: the queue drives, so a step reads its own reports by primary key. Left to
+	// the planner, the range above is applied to `reports` instead, which in steady state
+	// (a few thousand new reports scattered over every ID) reads the whole table.
+
+	/** 1. Sessions and report counts of the step's reports, added at their hours. */
+	const ADD_TOTALS = `
+	WITH cells AS MATERIALIZED (
+	  SELECT c.period_end AS hour, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
+	  FROM rollup_pending AS p
+	  CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
+	  WHERE ${IN_STEP}
+	),
+	keyed AS (${statKeys("cells", "hour", "?2")}
+	  UNION ALL
+	  SELECT r.period_end, 'reports', '', '', '', 1
+	  FROM rollup_pending AS p
+	  CROSS JOIN reports AS r ON r.telemetry_id = p.telemetry_id AND r.period_start = p.period_start
+	  WHERE ${IN_STEP}
+	)
+	INSERT INTO rollup_hours (hour, kind, name, a, b, total, installations)
+	SELECT hour, kind, name, a, b, SUM(sessions), 0 FROM keyed WHERE true GROUP BY hour, kind, name, a, b
+	ON CONFLICT (hour, kind, name, a, b) DO UPDATE SET total = total + excluded.total`;
+
+	/**
+	 * A stat key as one short string, the member name in `rollup_installations.key_hours`:
+	 * the kind's initial and the metric's index in the contract, then a and b, e.g.
+	 * "b0|<1min|" (a duration bin), "p2|tts|kokoro", "t0|local|". Short because every
+	 * installation row holds one per key it ever reported (up to 32).
+	 */
+	const METRIC_INDEX = `CASE name ${[...CONTRACT.metrics.values()].map((m, i) => `WHEN '${m.name}' THEN ${i}`).join(" ")} END`;
+	const KEY = `substr(kind, 1, 1) || (${METRIC_INDEX}) || '|' || a || '|' || b`;
+
+	/** The stat keys of the step's new reports, per installation, with the latest hour among them. */
+	const ARRIVED_KEYS = `
+	fresh AS MATERIALIZED (
+	  SELECT p.telemetry_id, c.period_end AS hour, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
+	  FROM rollup_pending AS p
+	  CROSS JOIN report_cells AS c ON c.telemetry_id = p.telemetry_id AND c.period_start = p.period_start
+	  WHERE ${IN_STEP}
+	),
+	keyed AS (${statKeys("fresh", "telemetry_id, hour", "?2")}),
+	arrived_keys AS (
+	  SELECT telemetry_id, kind, name, a, b, ${KEY} AS key, MAX(hour) AS new
+	  FROM keyed GROUP BY telemetry_id, kind, name, a, b
+	)`;
+
+	/**
+	 * 2. Each installation of the step moves, per cell key, from the hour of its latest
+	 * processed report with that key (if any; `rollup_installations.key_hours`) to the
+	 * latest hour among its new reports, when that is later. Reads only the new reports
+	 * and one row per installation: never an installation's history. A late report
+	 * (older than what is counted) moves nothing. A row moved to exists (it holds the
+	 * sessions of the report that ended there); a row moved from exists too unless
+	 * retention deleted its hour, and then there is nothing to take the installation out
+	 * of. Hence an UPDATE: SQLite checks the CHECK constraint before an upsert's conflict,
+	 * so a negative delta cannot go through INSERT … ON CONFLICT.
+	 */
+	const MOVE_KEYS = `
+	WITH ${ARRIVED_KEYS},
+	latest AS (
+	  SELECT n.kind, n.name, n.a, n.b, n.new,
+	         (SELECT json_extract(s.key_hours, '$."' || n.key || '"') FROM rollup_installations AS s WHERE s.telemetry_id = n.telemetry_id) AS old
+	  FROM arrived_keys AS n
+	),
+	moves AS (
+	  SELECT old AS hour, kind, name, a, b, -1 AS d FROM latest WHERE new > old
+	  UNION ALL
+	  SELECT new, kind, name, a, b, 1 FROM latest WHERE old IS NULL OR new > old
+	),
+	net AS (
+	  SELECT hour, kind, name, a, b, SUM(d) AS d FROM moves GROUP BY hour, kind, name, a, b HAVING SUM(d) != 0
+	)
+	UPDATE rollup_hours AS h SET installations = h.installations + net.d
+	FROM net
+	WHERE h.hour = net.hour AND h.kind = net.kind AND h.name = net.name AND h.a = net.a AND h.b = net.b`;
+
+	/** The step's installations: their latest new period end, their counted state, their facts now. */
+	const STEP_INSTALLATIONS = `
+	arrived AS (
+	  SELECT p.telemetry_id, MAX(r.period_end) AS new_end
+	  FROM rollup_pending AS p
+	  CROSS JOIN reports AS r ON r.telemetry_id = p.telemetry_id AND r.period_start = p.period_start
+	  WHERE ${IN_STEP}
+	  GROUP BY p.telemetry_id
+	),
+	next AS MATERIALIZED (
+	  SELECT n.telemetry_id, s.last_end AS old_end, max(coalesce(s.last_end, 0), n.new_end) AS new_end,
+	         ${FACT_COLUMNS.map((c) => `s.${c} AS old_${c}, coalesce(i.${c}, '') AS new_${c}`).join(",\n         ")}
+	  FROM arrived AS n
+	  LEFT JOIN rollup_installations AS s ON s.telemetry_id = n.telemetry_id
+	  LEFT JOIN installations AS i ON i.telemetry_id = n.telemetry_id
+	)`;
+
+	/** The step's installations' 'reports' and 'fact' keys: counted (old) and current (new) hour and value. */
+	const INSTALLATION_MOVES = `
+	WITH ${STEP_INSTALLATIONS},
+	keys AS (
+	  SELECT old_end, new_end, json_extract(k.value, '$[0]') AS kind, json_extract(k.value, '$[1]') AS name,
+	         ${keyValue("k", "old_")} AS old_a, ${keyValue("k", "new_")} AS new_a
+	  FROM next CROSS JOIN ${INSTALLATION_KEYS} AS k
+	),
+	moved AS (
+	  SELECT * FROM keys WHERE old_end IS NULL OR old_end != new_end OR old_a != new_a
+	)`;
+
+	/**
+	 * 3. The 'reports' and 'fact' rows: an installation moves from (its counted end, its
+	 * counted facts) to (its latest end, its facts now) when either changed. Facts come
+	 * from `installations`, which ingest keeps at the latest report's values. In, then out
+	 * (an upsert for rows that may be new; an UPDATE for the decrements, see MOVE_KEYS).
+	 */
+	const MOVE_INSTALLATIONS_IN = `${INSTALLATION_MOVES}
+	INSERT INTO rollup_hours (hour, kind, name, a, b, total, installations)
+	SELECT new_end, kind, name, new_a, '', 0, COUNT(*) FROM moved WHERE true GROUP BY new_end, kind, name, new_a
+	ON CONFLICT (hour, kind, name, a, b) DO UPDATE SET installations = installations + excluded.installations`;
+
+	const MOVE_INSTALLATIONS_OUT = `${INSTALLATION_MOVES},
+	net AS (
+	  SELECT old_end AS hour, kind, name, old_a AS a, COUNT(*) AS d FROM moved WHERE old_end IS NOT NULL GROUP BY old_end, kind, name, old_a
+	)
+	UPDATE rollup_hours AS h SET installations = h.installations - net.d
+	FROM net
+	WHERE h.hour = net.hour AND h.kind = net.kind AND h.name = net.name AND h.a = net.a AND h.b = ''`;
+
+	/** 4. 'fact' rows the moves emptied (only they can reach zero in a step: cell and 'reports' rows keep their totals). */
+	const DROP_EMPTY_FACTS = `
+	DELETE FROM rollup_hours
+	WHERE kind = 'fact' AND installations = 0
+	  AND hour IN (
+	    SELECT s.last_end FROM rollup_installations AS s
+	    WHERE s.telemetry_id IN (SELECT p.telemetry_id FROM rollup_pending AS p WHERE ${IN_STEP})
+	  )`;
+
+	/**
+	 * 5. What each installation of the step now counts as: latest end, facts, and the latest
+	 * hour per stat key (the counted ones merged with the new reports'). Written only when
+	 * it changed: the same row either way, so key_hours costs no extra D1 write.
+	 */
+	const SAVE_INSTALLATIONS = `
+	WITH ${STEP_INSTALLATIONS},
+	${ARRIVED_KEYS},
+	key_hours AS (
+	  SELECT telemetry_id, json_group_object(key, hour) AS key_hours FROM (
+	    SELECT telemetry_id, key, MAX(hour) AS hour FROM (
+	      SELECT s.telemetry_id, o.key, o.value AS hour
+	      FROM next CROSS JOIN rollup_installations AS s ON s.telemetry_id = next.telemetry_id CROSS JOIN json_each(s.key_hours) AS o
+	      UNION ALL
+	      SELECT telemetry_id, key, new FROM arrived_keys
+	    ) GROUP BY telemetry_id, key ORDER BY telemetry_id, key
+	  ) GROUP BY telemetry_id
+	)
+	INSERT INTO rollup_installations (telemetry_id, last_end, ${FACT_COLUMNS.join(", ")}, key_hours)
+	SELECT next.telemetry_id, new_end, ${FACT_COLUMNS.map((c) => `new_${c}`).join(", ")}, coalesce(k.key_hours, '{}')
+	FROM next LEFT JOIN key_hours AS k ON k.telemetry_id = next.telemetry_id WHERE true
+	ON CONFLICT (telemetry_id) DO UPDATE SET
+	  last_end = excluded.last_end, ${FACT_COLUMNS.map((c) => `${c} = excluded.${c}`).join(", ")}, key_hours = excluded.key_hours
+	WHERE last_end != excluded.last_end OR ${FACT_COLUMNS.map((c) => `${c} != excluded.${c}`).join(" OR ")} OR key_hours != excluded.key_hours`;
+
+	/** 6. The step's reports are processed. */
+	const DEQUEUE = `DELETE FROM rollup_pending AS p WHERE ${IN_STEP}`;
+
+	/** 7. Nothing pending any more: every report stored until now is counted. */
+	const MARK_AS_OF = `UPDATE rollup_state SET as_of = ?1 WHERE NOT EXISTS (SELECT 1 FROM rollup_pending AS p WHERE ${takeable("rollup_pending", rule)})`;
+	const sql = { ADD_TOTALS, MOVE_KEYS, MOVE_INSTALLATIONS_IN, MOVE_INSTALLATIONS_OUT, DROP_EMPTY_FACTS, SAVE_INSTALLATIONS, DEQUEUE, MARK_AS_OF };
+	built.set(cacheKey, sql);
+	return sql;
+}
+
+/**
+ * Where a step of about `size` reports ends (every pending report of the IDs up to
+ * it, just over `size` when an installation's reports straddle the bound); null when
+ * nothing takeable is pending.
+ */
+export function nextStepEnd(db: D1Database, size: number, rule: Established): Promise<StepEnd | null> {
+	return nextEnd(db, "rollup_pending", size, rule);
+}
+
+/** A failed run for the one installation a step held; how many of its reports are set aside now. */
+export function failStep(db: D1Database, telemetryId: string): Promise<number> {
+	return countFailure(db, "rollup_pending", telemetryId);
 }
 
 /**
@@ -255,18 +268,19 @@ export interface StepCost {
  * cannot interleave, so a report is either in this step entirely or left for the next;
  * a second run finds nothing pending and changes nothing.
  */
-export async function rollupStep(db: D1Database, upTo: string, asOf: number): Promise<StepCost> {
+export async function rollupStep(db: D1Database, upTo: string, asOf: number, rule: Established): Promise<StepCost> {
+	const sql = stepSql(rule);
 	const results = await db.batch([
-		db.prepare(ADD_TOTALS).bind(upTo, DURATION.name),
-		db.prepare(MOVE_KEYS).bind(upTo, DURATION.name),
-		db.prepare(MOVE_INSTALLATIONS_IN).bind(upTo),
-		db.prepare(MOVE_INSTALLATIONS_OUT).bind(upTo),
-		db.prepare(DROP_EMPTY_FACTS).bind(upTo),
-		db.prepare(SAVE_INSTALLATIONS).bind(upTo, DURATION.name),
+		db.prepare(sql.ADD_TOTALS).bind(upTo, DURATION.name),
+		db.prepare(sql.MOVE_KEYS).bind(upTo, DURATION.name),
+		db.prepare(sql.MOVE_INSTALLATIONS_IN).bind(upTo),
+		db.prepare(sql.MOVE_INSTALLATIONS_OUT).bind(upTo),
+		db.prepare(sql.DROP_EMPTY_FACTS).bind(upTo),
+		db.prepare(sql.SAVE_INSTALLATIONS).bind(upTo, DURATION.name),
 		// The day/week history takes in the same reports, in the same transaction.
-		countInHistory(db, upTo, DURATION.name),
-		db.prepare(DEQUEUE).bind(upTo),
-		db.prepare(MARK_AS_OF).bind(asOf),
+		countInHistory(db, upTo, DURATION.name, rule),
+		db.prepare(sql.DEQUEUE).bind(upTo),
+		db.prepare(sql.MARK_AS_OF).bind(asOf),
 	]);
 	return {
 		reports: results[results.length - 2]?.meta.changes ?? 0,
@@ -276,53 +290,17 @@ export async function rollupStep(db: D1Database, upTo: string, asOf: number): Pr
 }
 
 /**
- * Forget, before the installation's reports are deleted (same batch): subtract what its
- * processed reports added — totals at their hours, 1 installation at its latest hour
- * per key, and its 'reports'/'fact' rows. ?1 = telemetry ID, ?2 = the duration metric.
+ * An erasure (same batch as the deletion of the installation's reports): the rows that
+ * name the installation go — its counted state and its reports still queued, which no
+ * published number holds yet. What its processed reports added to `rollup_hours` stays:
+ * those rows hold no ID, only sums shared with every other installation of that hour,
+ * like the history's. So an erasure changes no published number — two reads around it
+ * are equal (docs/privacy.md) — and the installation's counts leave the windows as
+ * their hours age, as those of any installation that stops reporting do. Its
+ * tombstone (db.ts) outlives them: no report of the ID can come back in the meantime.
  */
-const SUBTRACT_INSTALLATION = `
-WITH processed AS MATERIALIZED (
-  SELECT c.period_end AS hour, c.metric, c.transport, c.bin, c.role, c.provider, c.sessions
-  FROM report_cells AS c
-  WHERE c.telemetry_id = ?1
-    AND NOT EXISTS (SELECT 1 FROM rollup_pending AS p WHERE p.telemetry_id = ?1 AND p.period_start = c.period_start)
-),
-keyed AS (${statKeys("processed", "hour", "?2")}),
-deltas AS (
-  SELECT hour, kind, name, a, b, SUM(sessions) AS total, 0 AS installations FROM keyed GROUP BY hour, kind, name, a, b
-  UNION ALL
-  SELECT MAX(hour), kind, name, a, b, 0, 1 FROM keyed GROUP BY kind, name, a, b
-  UNION ALL
-  SELECT r.period_end, 'reports', '', '', '', COUNT(*), 0 FROM reports AS r
-  WHERE r.telemetry_id = ?1
-    AND NOT EXISTS (SELECT 1 FROM rollup_pending AS p WHERE p.telemetry_id = ?1 AND p.period_start = r.period_start)
-  GROUP BY r.period_end
-  UNION ALL
-  SELECT s.last_end, json_extract(k.value, '$[0]'), json_extract(k.value, '$[1]'), ${keyValue("k", "s.")}, '', 0, 1
-  FROM rollup_installations AS s CROSS JOIN ${INSTALLATION_KEYS} AS k
-  WHERE s.telemetry_id = ?1
-),
-summed AS (
-  SELECT hour, kind, name, a, b, SUM(total) AS total, SUM(installations) AS installations
-  FROM deltas GROUP BY hour, kind, name, a, b
-)
-UPDATE rollup_hours AS h
-SET total = h.total - d.total, installations = h.installations - d.installations
-FROM summed AS d
-WHERE h.hour = d.hour AND h.kind = d.kind AND h.name = d.name AND h.a = d.a AND h.b = d.b`;
-
-/** Rows the subtraction emptied, at the installation's hours. */
-const DROP_EMPTY_OF_INSTALLATION = `
-DELETE FROM rollup_hours
-WHERE total = 0 AND installations = 0
-  AND hour IN (SELECT period_end FROM reports WHERE telemetry_id = ?1
-               UNION SELECT last_end FROM rollup_installations WHERE telemetry_id = ?1)`;
-
-/** The statements that take one installation out of the rollups, to run before its reports are deleted. */
 export function forgetInRollups(db: D1Database, telemetryId: string): D1PreparedStatement[] {
 	return [
-		db.prepare(SUBTRACT_INSTALLATION).bind(telemetryId, DURATION.name),
-		db.prepare(DROP_EMPTY_OF_INSTALLATION).bind(telemetryId),
 		db.prepare("DELETE FROM rollup_installations WHERE telemetry_id = ?1").bind(telemetryId),
 		db.prepare("DELETE FROM rollup_pending WHERE telemetry_id = ?1").bind(telemetryId),
 	];

@@ -11,7 +11,9 @@
  * after migration 0002 take in every stored report). A run stops after MAX_STEPS; what
  * is left waits for the next run, and stats stay at the previous `as_of` meanwhile.
  */
-import { nextStepEnd, rollupStep } from "./rollup-db";
+import { establishedFrom, type Established } from "./established";
+import { failStep, nextStepEnd, rollupStep } from "./rollup-db";
+import { drain, type Drained } from "./steps";
 
 /** Pending reports per step: ~2,500 arrive an hour at 100,000 installations (docs/capacity.md). */
 export const STEP_REPORTS = 2_000;
@@ -27,40 +29,34 @@ export interface RollupLimits {
 	readonly maxSteps: number;
 }
 
-export interface RollupRun {
-	readonly steps: number;
-	/** Reports taken into the rollups. */
-	readonly reports: number;
-	/** Nothing was pending at the end (as_of moved if anything was taken in). */
-	readonly complete: boolean;
-	/** D1's meta.rows_read / rows_written summed over the steps (the pending checks read a few more). */
-	readonly rowsRead: number;
-	readonly rowsWritten: number;
-}
+/**
+ * A run: steps, reports taken in, whether nothing takeable was left (as_of moved if
+ * anything was taken in), D1's meta.rows_read / rows_written summed over the steps (the
+ * pending checks read a few more), and any step failure and set-aside (steps.ts).
+ */
+export type RollupRun = Drained;
 
-/** Runs steps until nothing is pending or `maxSteps` ran; `nowMs` becomes `as_of`. */
-export async function runRollup(
+/**
+ * Runs steps until nothing takeable is pending or `maxSteps` slots are used; `nowMs`
+ * becomes `as_of`. Only established installations' reports are takeable (`rule`,
+ * established.ts); the others wait. A failing step is cut down to the installation whose reports fail,
+ * and set aside after SET_ASIDE_AFTER failed runs (steps.ts), so it never blocks the rest.
+ */
+export function runRollup(
 	db: D1Database,
 	nowMs: number,
+	rule: Established,
 	limits: RollupLimits = { stepReports: STEP_REPORTS, maxSteps: MAX_STEPS },
 ): Promise<RollupRun> {
-	let run = { steps: 0, reports: 0, complete: false, rowsRead: 0, rowsWritten: 0 };
-	while (run.steps < limits.maxSteps) {
-		const upTo = await nextStepEnd(db, limits.stepReports);
-		if (upTo === null) return { ...run, complete: true };
-		const step = await rollupStep(db, upTo, Math.floor(nowMs / 1000));
-		run = {
-			steps: run.steps + 1,
-			reports: run.reports + step.reports,
-			complete: false,
-			rowsRead: run.rowsRead + step.rowsRead,
-			rowsWritten: run.rowsWritten + step.rowsWritten,
-		};
-	}
-	return { ...run, complete: (await nextStepEnd(db, limits.stepReports)) === null };
+	const asOf = Math.floor(nowMs / 1000);
+	return drain(
+		{ nextEnd: (size) => nextStepEnd(db, size, rule), step: (upTo) => rollupStep(db, upTo, asOf, rule), fail: (id) => failStep(db, id) },
+		limits.stepReports,
+		limits.maxSteps,
+	);
 }
 
 /** Before a stats read: brings the rollups up to date when ROLLUP_ON_READ is "1" (local `wrangler dev` only). */
 export async function rollupOnRead(env: Env, nowMs: number): Promise<void> {
-	if (env.ROLLUP_ON_READ === "1") await runRollup(env.DB, nowMs);
+	if (env.ROLLUP_ON_READ === "1") await runRollup(env.DB, nowMs, establishedFrom(env.STATS_ESTABLISHED));
 }

@@ -16,7 +16,7 @@ import {
 	type NumberDataPoint,
 	type ResourceMetrics,
 } from "./gen/opentelemetry/proto/metrics/v1/metrics_pb";
-import { CONTRACT, DURATION, EXCHANGES, PROVIDERS, TRANSPORT, type CounterSpec, type HistogramSpec } from "./contract";
+import { CONTRACT, DURATION, EXCHANGES, PROVIDERS, TRANSPORT, maxSessionsIn, type CounterSpec, type HistogramSpec } from "./contract";
 import { checkPointAttributes, checkResource } from "./attributes";
 import { checkPeriod, type Period } from "./period";
 import { Reasons, shown } from "./reasons";
@@ -76,7 +76,7 @@ export function validateReport(rm: ResourceMetrics, nowMs: number): CheckedRepor
 	const counters: CounterPoint[] = [];
 	const seen = new Set<string>();
 	for (const metric of metrics) checkMetric(metric, histograms, counters, seen, reasons);
-	if (reasons.empty) checkConsistency(histograms, counters, reasons);
+	if (reasons.empty && period) checkConsistency(histograms, counters, period, reasons);
 
 	if (!reasons.empty || !resource || !period) return { ok: false, rejected: { points, reasons: reasons.list() } };
 	return { ok: true, report: { ...resource, period, histograms, counters, points } };
@@ -181,8 +181,16 @@ function firstOf(metric: string, attributes: Readonly<Record<string, string>>, s
 	return true;
 }
 
-function safeCount(n: bigint): number | null {
-	return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : null;
+const MAX_COUNT = BigInt(CONTRACT.counts.maxCount);
+/** The reason for a count over the contract's cap (no report may hold more). */
+const OVER_CAP = `at most ${CONTRACT.counts.maxCount} (contract counts)`;
+
+/**
+ * A count as a number, or null above the contract's cap: checked before any arithmetic,
+ * so every sum the Worker computes from stored counts stays exact (docs/capacity.md).
+ */
+function cappedCount(n: bigint): number | null {
+	return n <= MAX_COUNT ? Number(n) : null;
 }
 
 /** Privacy first: sum/min/max/exemplars would reveal exact values, so they refuse the point. */
@@ -198,12 +206,12 @@ function checkHistogramPoint(spec: HistogramSpec, p: HistogramDataPoint, reasons
 		p.explicitBounds.length === spec.boundaries.length && p.explicitBounds.every((b, i) => b === spec.boundaries[i]);
 	if (!sameBounds) reasons.add(`${where}: bucket boundaries differ from the contract`);
 	const attributes = checkPointAttributes(spec, p.attributes, reasons);
-	const counts = p.bucketCounts.map(safeCount);
-	const count = safeCount(p.count);
+	const counts = p.bucketCounts.map(cappedCount);
+	const count = cappedCount(p.count);
 	if (counts.length !== spec.bins.length) {
 		reasons.add(`${where}: ${spec.bins.length} bucket counts required`);
 	} else if (count === null || counts.some((c) => c === null)) {
-		reasons.add(`${where}: count too large`);
+		reasons.add(`${where}: count too large: ${OVER_CAP}`);
 	} else if (counts.reduce<number>((a, c) => a + (c ?? 0), 0) !== count) {
 		reasons.add(`${where}: bucket counts do not add up to count`);
 	}
@@ -221,8 +229,8 @@ function checkCounterPoint(spec: CounterSpec, p: NumberDataPoint, reasons: Reaso
 	if (p.value.case !== "asInt" || p.value.value < 0n) {
 		reasons.add(`${where}: value must be a non-negative integer (as_int)`);
 	} else {
-		value = safeCount(p.value.value);
-		if (value === null) reasons.add(`${where}: value too large`);
+		value = cappedCount(p.value.value);
+		if (value === null) reasons.add(`${where}: value too large: ${OVER_CAP}`);
 	}
 	if (reasons.added !== before || !attributes || value === null) return null;
 	return { metric: spec, attributes, value };
@@ -231,9 +239,10 @@ function checkCounterPoint(spec: CounterSpec, p: NumberDataPoint, reasons: Reaso
 /**
  * Each session is recorded once in each histogram and at most once per provider per
  * role, so the two histograms agree per transport and no provider count exceeds the
- * sessions. A report breaking this was not made by the contract's client.
+ * sessions; and a period holds at most the contract's sessions per hour. A report
+ * breaking this was not made by the contract's client.
  */
-function checkConsistency(histograms: readonly HistogramPoint[], counters: readonly CounterPoint[], reasons: Reasons): void {
+function checkConsistency(histograms: readonly HistogramPoint[], counters: readonly CounterPoint[], period: Period, reasons: Reasons): void {
 	const perTransport = (spec: HistogramSpec): Map<string, number> => {
 		const out = new Map<string, number>();
 		for (const h of histograms) {
@@ -251,6 +260,9 @@ function checkConsistency(histograms: readonly HistogramPoint[], counters: reado
 		}
 	}
 	const sessions = [...durations.values()].reduce((a, n) => a + n, 0);
+	if (sessions > maxSessionsIn(period.end - period.start)) {
+		reasons.add(`report: more sessions than the period allows: at most ${CONTRACT.counts.maxSessionsPerHour} an hour (contract counts)`);
+	}
 	if (counters.some((c) => c.metric.name === PROVIDERS && c.value > sessions)) {
 		reasons.add(`report: a ${PROVIDERS} count exceeds the sessions`);
 	}

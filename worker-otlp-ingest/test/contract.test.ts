@@ -4,6 +4,7 @@ import raw from "../../voicemode_otel/contract.json";
 import { CONTRACT, DURATION, EXCHANGES, allows, parseContract } from "../src/contract";
 import { CELL_COLUMNS, cellNames } from "../src/cells";
 import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
+import { DEFAULT_ESTABLISHED, establishedFrom } from "../src/established";
 import { INSTALLATION_COLUMNS } from "../src/rows";
 import wrangler from "../wrangler.jsonc?raw";
 
@@ -59,6 +60,15 @@ describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => 
 		const providers = raw.point_attributes["voicemode.provider.name"].values.length * raw.point_attributes["voicemode.provider.role"].values.length;
 		const bins = raw.metrics["voicemode.session.duration"].bins.length + raw.metrics["voicemode.session.exchanges"].bins.length;
 		expect(results).toHaveLength(transports * bins + providers);
+	});
+
+	it("ships the establishment rule src/established.ts documents (the tests' binding relaxes it)", () => {
+		const shipped = /"STATS_ESTABLISHED":\s*"([^"]+)"/.exec(wrangler)?.[1];
+		expect(establishedFrom(shipped)).toEqual(DEFAULT_ESTABLISHED);
+		expect(DEFAULT_ESTABLISHED).toEqual({ days: 3, spanDays: 7 });
+		expect(establishedFrom("nonsense")).toEqual(DEFAULT_ESTABLISHED);
+		expect(establishedFrom("0/0")).toEqual(DEFAULT_ESTABLISHED);
+		expect(establishedFrom("1/0")).toEqual({ days: 1, spanDays: 0 });
 	});
 
 	it("schedules the cron strings src/cron.ts dispatches on", () => {

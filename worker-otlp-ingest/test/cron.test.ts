@@ -9,7 +9,7 @@ import worker from "../src/index";
 import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
 import { runRollup } from "../src/rollup";
 import { DAY_MS, HOUR_MS, buildRequest, hourMs, typicalRequest } from "./support/otlp";
-import { exportResult, refresh, send, snapshot, uuid } from "./support/worker";
+import { RULE, exportResult, refresh, send, snapshot, uuid } from "./support/worker";
 
 const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations"];
 
@@ -41,11 +41,11 @@ describe("the hourly rollup run", () => {
 
 	it("is idempotent: a second run writes nothing, keeps as_of, and changes no row", async () => {
 		for (let i = 0; i < 3; i++) await send(typicalRequest(uuid()));
-		const first = await runRollup(env.DB, Date.UTC(2026, 10, 25, 14, 7));
+		const first = await runRollup(env.DB, Date.UTC(2026, 10, 25, 14, 7), RULE);
 		expect(first).toMatchObject({ steps: 1, reports: 3, complete: true });
 		const before = await snapshot();
-		const second = await runRollup(env.DB, Date.UTC(2026, 10, 25, 15, 7));
-		expect(second).toEqual({ steps: 0, reports: 0, complete: true, rowsRead: 0, rowsWritten: 0 });
+		const second = await runRollup(env.DB, Date.UTC(2026, 10, 25, 15, 7), RULE);
+		expect(second).toEqual({ steps: 0, reports: 0, complete: true, rowsRead: 0, rowsWritten: 0, failed: null, setAside: 0 });
 		expect(await snapshot()).toEqual(before);
 	});
 
@@ -57,11 +57,11 @@ describe("the hourly rollup run", () => {
 				await send(buildRequest({ id, startMs: hourMs(now, 24 * day + 24), endMs: hourMs(now, 24 * day) }));
 			}
 		}
-		const partial = await runRollup(env.DB, now, { stepReports: 4, maxSteps: 2 });
+		const partial = await runRollup(env.DB, now, RULE, { stepReports: 4, maxSteps: 2 });
 		// Each step takes whole installations: just over 4 reports reach into a second installation, so 6.
 		expect(partial).toMatchObject({ steps: 2, reports: 12, complete: false });
 		expect(await rows("SELECT as_of FROM rollup_state")).toEqual([{ as_of: null }]);
-		const rest = await runRollup(env.DB, now + HOUR_MS, { stepReports: 4, maxSteps: 10 });
+		const rest = await runRollup(env.DB, now + HOUR_MS, RULE, { stepReports: 4, maxSteps: 10 });
 		expect(rest).toMatchObject({ steps: 1, reports: 3, complete: true });
 		expect(await rows("SELECT as_of FROM rollup_state")).toEqual([{ as_of: Math.floor((now + HOUR_MS) / 1000) }]);
 		expect(await stats(7)).toMatchObject({ installations: 5, reports: 15 });
@@ -96,9 +96,11 @@ describe("the hourly rollup run", () => {
 
 describe("scheduled events", () => {
 	async function expiredAndPending(now: number): Promise<void> {
-		await env.DB.prepare("INSERT INTO reports VALUES ('expired', ?1, ?2, '2026-01-01', '[]')")
-			.bind((now - 100 * DAY_MS) / 1000 - 3600, (now - 100 * DAY_MS) / 1000)
-			.run();
+		// A report 100 days old with its installation (ingest writes both, in one batch).
+		await env.DB.batch([
+			env.DB.prepare("INSERT INTO reports VALUES ('expired', ?1, ?2, '2026-01-01', '[]')").bind((now - 100 * DAY_MS) / 1000 - 3600, (now - 100 * DAY_MS) / 1000),
+			env.DB.prepare("INSERT INTO installations (telemetry_id, first_seen_day, last_seen_day) VALUES ('expired', '2026-01-01', '2026-01-01')"),
+		]);
 		await send(typicalRequest(uuid(), now));
 	}
 	const scheduled = (cron: string, now: number) => worker.scheduled(createScheduledController({ scheduledTime: now, cron }), env);

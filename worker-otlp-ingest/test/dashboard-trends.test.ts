@@ -12,6 +12,7 @@ import { DURATION } from "../src/contract";
 import { storeReport } from "../src/db";
 import { renderTrends } from "../src/dashboard-trends";
 import { utcDay } from "../src/period";
+import { tombstoneKey } from "../src/tombstone";
 import type { Cell, Series, SeriesBucket } from "../src/series";
 import { get, parseTrends } from "./support/dashboard";
 import { refresh } from "./support/worker";
@@ -46,7 +47,7 @@ beforeAll(async () => {
 				installation: { telemetry_id: id, seen_day: utcDay(end * 1000), facts: { service_version: version, os_type: i % 3 ? "darwin" : "linux", install_method: "uv-tool", mcp_host: "claude-code", exec_source: "mcp" } },
 				report: { telemetry_id: id, period_start: end - 20 * HOUR, period_end: end, received_day: utcDay(end * 1000), cells: encodeCells(cells) },
 			};
-			const outcome = await storeReport(env.DB, rows, [{ bucket: `id:${id}`, maxHits: 999 }, { bucket: "ip:sim", maxHits: 9_999 }], 0);
+			const outcome = await storeReport(env.DB, rows, [{ bucket: `id:${id}`, maxHits: 999 }, { bucket: "ip:sim", maxHits: 9_999 }], 0, await tombstoneKey(env.IP_HASH_KEY, id));
 			expect(outcome.kind).toBe("stored");
 			// The cron runs as the days pass, so each day's facts are that day's.
 			await refresh((end + HOUR) * 1000);

@@ -22,7 +22,7 @@ async function health(): Promise<{ status: number; body: Health }> {
 beforeEach(async () => {
 	await env.DB.batch([
 		env.DB.prepare("DELETE FROM rollup_pending"),
-		env.DB.prepare("UPDATE cron_state SET created = unixepoch(), rollup_finished = NULL, rollup_left = 0, backfill_left = 0, daily_finished = NULL"),
+		env.DB.prepare("UPDATE cron_state SET created = unixepoch(), rollup_finished = NULL, rollup_left = 0, backfill_left = 0, daily_finished = NULL, hourly_failed = NULL, daily_failed = NULL, set_aside = 0"),
 	]);
 });
 
@@ -79,7 +79,7 @@ describe("GET /v1/health", () => {
 });
 
 describe("assessHealth", () => {
-	const base = { created: 0, rollupFinished: 10_000, rollupLeft: 0, backfillLeft: 0, dailyFinished: 10_000, asOf: 10_000 };
+	const base = { created: 0, rollupFinished: 10_000, rollupLeft: 0, backfillLeft: 0, dailyFinished: 10_000, asOf: 10_000, hourlyFailed: null, dailyFailed: null, setAside: 0, held: 0 };
 	it("flags a backlog larger than one run takes", () => {
 		expect(assessHealth({ ...base, rollupLeft: BACKLOG_LIMIT + 1 }, 10_100).problems).toEqual([
 			`${BACKLOG_LIMIT + 1} reports wait for the rollups, more than one run takes (${BACKLOG_LIMIT})`,

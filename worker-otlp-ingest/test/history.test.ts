@@ -14,18 +14,19 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import { RETENTION_CRON, runScheduled } from "../src/cron";
-import { deleteInstallation, storeReport } from "../src/db";
+import { storeReport } from "../src/db";
 import { rowsToSeal } from "../src/history";
 import { type StoredRow } from "../src/history-db";
-import { idBucket } from "../src/ratelimit";
+import { tombstoneKey } from "../src/tombstone";
 import { retentionCutoff } from "../src/retention";
 import { runRollup } from "../src/rollup";
 import { type ReportRows } from "../src/rows";
 import { factSumsMismatch, liveHistory, storedHistory, type HistoryRow } from "./support/live-history";
 import { DAY, HOUR, IDS, operations, reportRows, type Ingest, type Op } from "./support/model-ops";
+import { RULE, NO_TOMBSTONE, forget } from "./support/worker";
 
 const T0 = Date.UTC(2026, 5, 3, 12) / 1000; // a Wednesday
-const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "series_buckets", "series_backfill", "all_reports"];
+const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "series_buckets", "series_backfill", "all_reports", "erasures"];
 const SEAL_THRESHOLD = 2;
 
 const op = operations({
@@ -73,20 +74,20 @@ async function apply(o: Op, now: number): Promise<void> {
 			{ bucket: "ip:test", maxHits: 1_000_000 },
 		] as const;
 		// Overlapping periods are refused as in production; that is part of the input space.
-		const outcome = await storeReport(env.DB, rows, buckets, Math.floor(now / HOUR) * HOUR);
+		const outcome = await storeReport(env.DB, rows, buckets, Math.floor(now / HOUR) * HOUR, await tombstoneKey(env.IP_HASH_KEY, id));
 		expect(["stored", "overlap", "duplicate"]).toContain(outcome.kind);
 	} else if (o.kind === "cron") {
-		await runRollup(env.DB, now * 1000, { stepReports: o.stepReports, maxSteps: o.maxSteps });
+		await runRollup(env.DB, now * 1000, RULE, { stepReports: o.stepReports, maxSteps: o.maxSteps });
 	} else if (o.kind === "forget") {
 		const id = idOf(o.id);
 		await forgetInReference("telemetry_id = ?1", id);
-		await deleteInstallation(env.DB, id, idBucket(id).bucket);
+		await forget(id, now * 1000);
 		generation.set(o.id, (generation.get(o.id) ?? 0) + 1);
 	} else if (o.kind === "retention") {
 		// The daily cron runs a whole rollup first; what it cannot take in expires uncounted.
-		await runRollup(env.DB, now * 1000);
+		await runRollup(env.DB, now * 1000, RULE);
 		await forgetInReference("period_end < ?1", retentionCutoff(now * 1000));
-		await runScheduled(env.DB, RETENTION_CRON, now * 1000, SEAL_THRESHOLD);
+		await runScheduled(env.DB, RETENTION_CRON, now * 1000, SEAL_THRESHOLD, RULE);
 	}
 }
 
@@ -133,16 +134,16 @@ describe("history (examples)", () => {
 	beforeEach(reset);
 	const report = (id: number, endHour: number, cells: [number, number][], facts = [1, 1, 1, 1, 1]) =>
 		rowsOf({ kind: "ingest", id, endAgo: 0, hours: 1, cells, facts }, endHour);
-	const store = async (rows: ReportRows) => expect((await storeReport(env.DB, rows, [{ bucket: `id:${rows.report.telemetry_id}`, maxHits: 99 }, { bucket: "ip:t", maxHits: 99 }], 0)).kind).toBe("stored");
+	const store = async (rows: ReportRows) => expect((await storeReport(env.DB, rows, [{ bucket: `id:${rows.report.telemetry_id}`, maxHits: 99 }, { bucket: "ip:t", maxHits: 99 }], 0, NO_TOMBSTONE)).kind).toBe("stored");
 
 	it("counts an installation once per day and once per week, whatever its number of reports", async () => {
 		// Two reports of one installation on Wednesday, one on Thursday; another installation on Thursday.
 		await store(report(0, T0 - 2 * HOUR, [[0, 1]]));
 		await store(report(0, T0, [[0, 2]]));
-		await runRollup(env.DB, T0 * 1000);
+		await runRollup(env.DB, T0 * 1000, RULE);
 		await store(report(0, T0 + DAY, [[0, 1]]));
 		await store(report(1, T0 + DAY, [[1, 1]]));
-		await runRollup(env.DB, (T0 + DAY) * 1000);
+		await runRollup(env.DB, (T0 + DAY) * 1000, RULE);
 		const rows = await env.DB.prepare("SELECT grain, start, total, installations FROM series_buckets WHERE kind = 'reports' ORDER BY grain, start").all();
 		const wednesday = Date.UTC(2026, 5, 3) / 1000;
 		const monday = Date.UTC(2026, 5, 1) / 1000;
@@ -157,10 +158,10 @@ describe("history (examples)", () => {
 		const thursday = Date.UTC(2026, 5, 4) / 1000;
 		// Counted first: Wednesday 21:00 to Thursday 02:00 (Thursday's bucket).
 		await store({ ...report(0, thursday + 2 * HOUR, [[0, 1]]), report: { ...report(0, thursday + 2 * HOUR, [[0, 1]]).report, period_start: thursday - 3 * HOUR } });
-		await runRollup(env.DB, (thursday + 3 * HOUR) * 1000);
+		await runRollup(env.DB, (thursday + 3 * HOUR) * 1000, RULE);
 		// Then a late one ending Wednesday 20:00.
 		await store(report(0, thursday - 4 * HOUR, [[0, 1]]));
-		await runRollup(env.DB, (thursday + 4 * HOUR) * 1000);
+		await runRollup(env.DB, (thursday + 4 * HOUR) * 1000, RULE);
 		const days = await env.DB.prepare("SELECT start, total, installations FROM series_buckets WHERE grain = 'day' AND kind = 'reports' ORDER BY start").all();
 		expect(days.results).toEqual([
 			{ start: thursday - DAY, total: 1, installations: 1 },
@@ -172,18 +173,18 @@ describe("history (examples)", () => {
 	it("puts a report ending at midnight in the day before (its last covered hour)", async () => {
 		const midnight = Date.UTC(2026, 5, 4) / 1000;
 		await store(report(0, midnight, [[0, 1]]));
-		await runRollup(env.DB, midnight * 1000);
+		await runRollup(env.DB, midnight * 1000, RULE);
 		const row = await env.DB.prepare("SELECT start FROM series_buckets WHERE grain = 'day' AND kind = 'reports'").first<{ start: number }>();
 		expect(row?.start).toBe(midnight - DAY);
 	});
 
 	it("counts an installation's facts once per bucket, as they were when the bucket first counted it", async () => {
 		await store(report(0, T0 - HOUR, [[0, 1]], [1, 1, 1, 1, 1]));
-		await runRollup(env.DB, T0 * 1000);
+		await runRollup(env.DB, T0 * 1000, RULE);
 		// Upgraded later the same day: the day keeps "x", the next day counts "y".
 		await store(report(0, T0 + HOUR, [[0, 1]], [2, 2, 2, 2, 2]));
 		await store(report(0, T0 + DAY, [[0, 1]], [2, 2, 2, 2, 2]));
-		await runRollup(env.DB, (T0 + DAY) * 1000);
+		await runRollup(env.DB, (T0 + DAY) * 1000, RULE);
 		const facts = await env.DB.prepare("SELECT grain, start, a, installations FROM series_buckets WHERE kind = 'fact' AND name = 'service_version' ORDER BY grain, start").all();
 		const wednesday = Date.UTC(2026, 5, 3) / 1000;
 		expect(facts.results).toEqual([
@@ -195,9 +196,9 @@ describe("history (examples)", () => {
 
 	it("keeps the history when an installation is forgotten, and its rows carry no ID", async () => {
 		await store(report(0, T0, [[0, 1]]));
-		await runRollup(env.DB, T0 * 1000);
+		await runRollup(env.DB, T0 * 1000, RULE);
 		const before = await storedHistory();
-		await deleteInstallation(env.DB, IDS[0] ?? "", idBucket(IDS[0] ?? "").bucket);
+		await forget(IDS[0] ?? "", Date.now());
 		expect(await storedHistory()).toEqual(before);
 		const text = JSON.stringify((await env.DB.prepare("SELECT * FROM series_buckets").all()).results);
 		for (const id of IDS) expect(text).not.toContain(id);
@@ -205,15 +206,15 @@ describe("history (examples)", () => {
 
 	it("deletes buckets more than two years old", async () => {
 		await store(report(0, T0, [[0, 1]]));
-		await runRollup(env.DB, T0 * 1000);
+		await runRollup(env.DB, T0 * 1000, RULE);
 		const count = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM series_buckets").first<{ n: number }>())?.n;
 		expect(await count()).toBeGreaterThan(0);
-		await runScheduled(env.DB, RETENTION_CRON, (T0 + 729 * DAY) * 1000, 1);
+		await runScheduled(env.DB, RETENTION_CRON, (T0 + 729 * DAY) * 1000, 1, RULE);
 		expect(await count()).toBeGreaterThan(0);
 		// The day ended 2 years ago; its week (Monday to Sunday) only a few days later.
-		await runScheduled(env.DB, RETENTION_CRON, (T0 + 731 * DAY) * 1000, 1);
+		await runScheduled(env.DB, RETENTION_CRON, (T0 + 731 * DAY) * 1000, 1, RULE);
 		expect((await env.DB.prepare("SELECT DISTINCT grain FROM series_buckets").all()).results).toEqual([{ grain: "week" }]);
-		await runScheduled(env.DB, RETENTION_CRON, (T0 + 735 * DAY) * 1000, 1);
+		await runScheduled(env.DB, RETENTION_CRON, (T0 + 735 * DAY) * 1000, 1, RULE);
 		expect(await count()).toBe(0);
 	});
 });

@@ -5,17 +5,22 @@ import { describe, expect, it } from "vitest";
 import { storeReport } from "../src/db";
 import { currentWindow, idBucket, ipBucket } from "../src/ratelimit";
 import { toRows } from "../src/rows";
+import { tombstoneKey } from "../src/tombstone";
 import { validateRequest } from "../src/validate";
 import { utcDay } from "../src/period";
 import {
+	DAY_MS,
+	HOUR_MS,
 	TYPICAL_CELLS,
 	TYPICAL_POINTS,
 	TYPICAL_STORED,
 	buildRequest,
 	hourMs,
 	resourceAttrs,
+	toProtobuf,
 	typicalRequest,
 } from "./support/otlp";
+import { handleMetrics } from "../src/ingest";
 import { cellsOf, exportResult, installationOf, reportsOf, send, snapshot, uuid, type Wire } from "./support/worker";
 
 describe("POST /v1/metrics stores a valid report", () => {
@@ -40,7 +45,7 @@ describe("POST /v1/metrics stores a valid report", () => {
 			const byName = (cells: readonly object[]) => cells.map((c) => JSON.stringify(c)).sort();
 			expect(byName(await cellsOf(id))).toEqual(byName(TYPICAL_CELLS));
 			expect(await env.DB.prepare("SELECT * FROM rollup_pending WHERE telemetry_id = ?1").bind(id).all().then((r) => r.results)).toEqual([
-				{ telemetry_id: id, period_start: hourMs(now, 24) / 1000 },
+				{ telemetry_id: id, period_start: hourMs(now, 24) / 1000, failures: 0 },
 			]);
 			expect(await installationOf(id)).toEqual({
 				telemetry_id: id,
@@ -55,6 +60,8 @@ describe("POST /v1/metrics stores a valid report", () => {
 				limit_window: expect.any(Number),
 				limit_hits: 1,
 				limit_max: 10,
+				// UTC days with a received report (migration 0008): when it counts as established.
+				days_seen: 1,
 			});
 		},
 	);
@@ -162,10 +169,28 @@ describe("D1 cost of an accepted report", () => {
 		for (let i = 0; i < 3; i++) {
 			const [checked] = validateRequest(buildRequest({ id, startMs: hourMs(now, 3 * i + 3), endMs: hourMs(now, 3 * i) }), now);
 			if (!checked?.ok) throw new Error("fixture must be valid");
-			const outcome = await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], window.start);
+			const outcome = await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], window.start, await tombstoneKey(env.IP_HASH_KEY, id));
 			if (outcome.kind !== "stored") throw new Error(outcome.kind);
 			costs.push(outcome.rowsWritten);
 		}
 		expect(costs).toEqual([5, 5, 5]);
+	});
+});
+
+describe("the UTC days an installation reported on (migration 0008: establishment)", () => {
+	it("counts each day on which the Worker received a report once, by the Worker's clock", async () => {
+		const id = uuid();
+		const day = Date.UTC(2026, 10, 20, 9);
+		const at = async (receivedMs: number, hoursBack: number) => {
+			const body = toProtobuf(buildRequest({ id, startMs: hourMs(receivedMs, hoursBack + 1), endMs: hourMs(receivedMs, hoursBack) }));
+			const post = new Request("https://ingest.test/v1/metrics", { method: "POST", headers: { "Content-Type": "application/x-protobuf", "CF-Connecting-IP": "192.0.2.77" }, body });
+			expect(await exportResult(await handleMetrics(post, env, receivedMs))).toEqual({});
+			return (await installationOf(id))?.days_seen;
+		};
+		expect(await at(day, 4)).toBe(1);
+		expect(await at(day + 2 * HOUR_MS, 1)).toBe(1);
+		expect(await at(day + DAY_MS, 0)).toBe(2);
+		expect(await at(day + 5 * DAY_MS, 0)).toBe(3);
+		expect(await installationOf(id)).toMatchObject({ first_seen_day: "2026-11-20", last_seen_day: "2026-11-25", days_seen: 3 });
 	});
 });

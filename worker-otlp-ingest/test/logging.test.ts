@@ -52,7 +52,7 @@ describe("the Worker's log lines", () => {
 		// A report waiting for the history backfill (as after migration 0005), so the cron logs that too.
 		await post(toProtobuf(typicalRequest("8e3f4a5b-7c8d-4e9f-a0b1-2c3d4e5f6a7b", now)));
 		await worker.scheduled(createScheduledController({ scheduledTime: now, cron: ROLLUP_CRON }), env);
-		await env.DB.prepare("INSERT INTO series_backfill SELECT telemetry_id, period_start FROM reports WHERE telemetry_id != ?1").bind(ID).run();
+		await env.DB.prepare("INSERT INTO series_backfill (telemetry_id, period_start) SELECT telemetry_id, period_start FROM reports WHERE telemetry_id != ?1").bind(ID).run();
 		await call(`/v1/installations/${ID}`, { method: "DELETE" });
 		await worker.scheduled(createScheduledController({ scheduledTime: now, cron: RETENTION_CRON }), env);
 		// D1 gone: every route answers 503 and the router logs the error's class only.
@@ -60,6 +60,8 @@ describe("the Worker's log lines", () => {
 		for (const path of ["/v1/stats", "/", "/v1/health"]) await call(path, {}, broken);
 		await post(report, broken);
 		await call(`/v1/installations/${ID}`, { method: "DELETE" }, broken);
+		// Every cron step fails on it: each is logged by step name and a description without values.
+		await worker.scheduled(createScheduledController({ scheduledTime: now, cron: RETENTION_CRON }), { ...env, ...broken });
 
 		const text = JSON.stringify(logged);
 		const bucket = (await ipBucket(env.IP_HASH_KEY, IP, now)).bucket;
@@ -67,8 +69,9 @@ describe("the Worker's log lines", () => {
 		expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-|\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|[0-9a-f]{64}/i);
 		// The documented kinds, each with numbers only.
 		const kinds = new Set(logged.map(([level, first]) => `${String(level)} ${String(first)}`));
-		expect([...kinds].sort()).toEqual(["error IP_HASH_KEY is not set: refusing to store reports", "error unhandled", "log history", "log retention", "log rollup"]);
+		expect([...kinds].sort()).toEqual(["error IP_HASH_KEY is not set: refusing to store reports", "error cron step failed", "error unhandled", "log history", "log retention", "log rollup"]);
 		for (const [, first, json] of logged) {
+			if (first === "cron step failed") expect(String(json)).toMatch(/^\{"step":"[a-z ]+","error":"[^"0-9]*"(,"setAside":\d+)?\}$/);
 			if (first === "rollup" || first === "retention" || first === "history") expect(JSON.stringify(JSON.parse(String(json)))).toMatch(/^[{}\[\]":,a-zA-Z0-9_.-]*$/);
 		}
 	});

@@ -12,6 +12,7 @@ import { aggregatesFrom } from "../src/stats";
 import { readRollups } from "../src/rollup-db";
 import { TYPICAL_CELLS, TYPICAL_STORED } from "./support/otlp";
 import { liveAggregates, sorted } from "./support/live-stats";
+import { RULE } from "./support/worker";
 
 const DB = () => env.MIGRATION_DB;
 const NOW = Date.UTC(2026, 10, 25, 12);
@@ -65,7 +66,7 @@ describe("migration 0002 on existing rows", () => {
 
 	it("queues every stored report; the first run gives exactly the live aggregates", async () => {
 		expect(await all("SELECT COUNT(*) AS n FROM rollup_pending")).toEqual([{ n: 3 }]);
-		expect(await runRollup(DB(), NOW)).toMatchObject({ reports: 3, complete: true });
+		expect(await runRollup(DB(), NOW, RULE)).toMatchObject({ reports: 3, complete: true });
 		for (const days of [1, 7, 30]) {
 			const since = NOW / 1000 - days * 86_400;
 			expect(sorted(aggregatesFrom((await readRollups(DB(), since)).rows))).toEqual(sorted(await liveAggregates(since, false, DB())));

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { storeReport } from "../src/db";
 import { LIMITS, WINDOW_SECONDS, currentWindow, idBucket, ipBucket } from "../src/ratelimit";
 import { toRows } from "../src/rows";
+import { tombstoneKey } from "../src/tombstone";
 import { validateRequest } from "../src/validate";
 import worker from "../src/index";
 import { buildRequest, DAY_MS, hourMs, toProtobuf, typicalRequest } from "./support/otlp";
@@ -108,7 +109,7 @@ describe("rate limits (accepted reports per hour)", () => {
 			const [checked] = validateRequest(request, now);
 			if (!checked?.ok) throw new Error("fixture must be valid");
 			const start = i <= LIMITS.perId ? window : window + WINDOW_SECONDS; // the 12th arrives an hour later
-			outcomes.push((await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], start)).kind);
+			outcomes.push((await storeReport(env.DB, toRows(checked.report, now), [idBucket(id), ip], start, await tombstoneKey(env.IP_HASH_KEY, id))).kind);
 		}
 		expect(outcomes).toEqual([...Array(LIMITS.perId).fill("stored"), "rate-limited", "stored"]);
 	});

@@ -10,6 +10,7 @@ import readme from "../README.md?raw";
 import { storeReport } from "../src/db";
 import { currentWindow, idBucket, ipBucket } from "../src/ratelimit";
 import { toRows } from "../src/rows";
+import { tombstoneKey } from "../src/tombstone";
 import { validateRequest } from "../src/validate";
 import { buildRequest, hourMs } from "./support/otlp";
 import { uuid } from "./support/worker";
@@ -21,7 +22,7 @@ async function measured(): Promise<{ total: number; rateLimitRows: number }> {
 	if (!checked?.ok) throw new Error("fixture must be valid");
 	const buckets = [idBucket(id), await ipBucket("k", `203.0.113.${Math.floor(Math.random() * 200)}`, now)] as const;
 	const before = (await env.DB.prepare("SELECT COUNT(*) AS n FROM rate_limits").first<{ n: number }>())?.n ?? 0;
-	const outcome = await storeReport(env.DB, toRows(checked.report, now), buckets, currentWindow(now).start);
+	const outcome = await storeReport(env.DB, toRows(checked.report, now), buckets, currentWindow(now).start, await tombstoneKey("k", id));
 	if (outcome.kind !== "stored") throw new Error(outcome.kind);
 	const after = (await env.DB.prepare("SELECT COUNT(*) AS n FROM rate_limits").first<{ n: number }>())?.n ?? 0;
 	return { total: outcome.rowsWritten, rateLimitRows: after - before };

@@ -71,7 +71,7 @@ describe("DELETE /v1/installations/{id}", () => {
 		expect({ reports: await reportsOf(kept), installation: await installationOf(kept) }).toEqual(keptBefore);
 	});
 
-	it("takes the installation out of the stats at once, processed and pending reports alike", async () => {
+	it("changes no published number: what was counted stays, what was queued never will be, and no row names the ID", async () => {
 		const [gone, kept] = [uuid(), uuid()];
 		const now = Date.now();
 		const totals = async () => {
@@ -83,36 +83,45 @@ describe("DELETE /v1/installations/{id}", () => {
 		await send(buildRequest({ id: gone, startMs: hourMs(now, 48), endMs: hourMs(now, 24) }));
 		await send(typicalRequest(kept));
 		await refresh(now);
-		// A second report stays pending: the forget must not subtract what was never added.
+		// A second report stays queued: it was never published, and never will be.
 		await send(buildRequest({ id: gone, startMs: hourMs(now, 24), endMs: hourMs(now, 0) }));
-		expect(await totals()).toEqual({ installations: before.installations + 2, reports: before.reports + 2 });
+		const counted = { installations: before.installations + 2, reports: before.reports + 2 };
+		expect(await totals()).toEqual(counted);
 
 		expect((await call(`/v1/installations/${gone}`, "DELETE")).status).toBe(204);
-		expect(await totals()).toEqual({ installations: before.installations + 1, reports: before.reports + 1 });
-		for (const table of ["rollup_pending", "rollup_installations"]) {
+		expect(await totals()).toEqual(counted);
+		for (const table of ["reports", "installations", "rollup_pending", "rollup_installations"]) {
 			const { results } = await env.DB.prepare(`SELECT * FROM ${table} WHERE telemetry_id = ?1`).bind(gone).all();
 			expect(results).toEqual([]);
 		}
 		await refresh(now);
-		expect(await totals()).toEqual({ installations: before.installations + 1, reports: before.reports + 1 });
+		expect(await totals()).toEqual(counted);
 	});
 
-	it("is idempotent: deleting an unknown or already deleted ID answers 204 and changes nothing", async () => {
+	it("is idempotent: deleting an unknown or already deleted ID answers 204 and changes no row but its tombstone and the address's count", async () => {
 		const id = uuid();
 		await send(typicalRequest(id));
 		expect((await call(`/v1/installations/${id}`, "DELETE")).status).toBe(204);
-		const before = await snapshot();
+		const rows = async () => {
+			const { rate_limits, ...rest } = await snapshot();
+			return { ...rest, rate_limits: rate_limits.filter((r) => !String(r.bucket).startsWith("erase:")) };
+		};
+		const before = await rows();
+		const tombstones = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM erasures").first<{ n: number }>())?.n ?? 0;
+		const count = await tombstones();
 		expect((await call(`/v1/installations/${id}`, "DELETE")).status).toBe(204);
+		expect(await tombstones()).toBe(count);
 		expect((await call(`/v1/installations/${uuid()}`, "DELETE")).status).toBe(204);
-		expect(await snapshot()).toEqual(before);
+		expect(await tombstones()).toBe(count + 1);
+		expect(await rows()).toEqual(before);
 	});
 
-	it("lets a deleted installation report again (its rate-limit bucket went too)", async () => {
+	it("refuses the deleted installation's reports from then on (test/erasure.test.ts has the rest)", async () => {
 		const id = uuid();
 		await send(typicalRequest(id));
 		await call(`/v1/installations/${id}`, "DELETE");
 		expect((await send(typicalRequest(id))).status).toBe(200);
-		expect(await reportsOf(id)).toHaveLength(1);
+		expect(await reportsOf(id)).toEqual([]);
 	});
 
 	it.each(["not-a-uuid", "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "%27%3B%20DROP%20TABLE%20reports%3B--", "%E0%A4%A"])(

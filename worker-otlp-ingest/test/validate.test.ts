@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ExportMetricsServiceRequestSchema } from "../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
-import { DURATION, EXCHANGES } from "../src/contract";
+import { CONTRACT, DURATION, EXCHANGES, maxSessionsIn } from "../src/contract";
 import { reportCells } from "../src/rows";
 import { validateRequest } from "../src/validate";
 import { TYPICAL_CELLS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
@@ -73,5 +73,35 @@ describe("validateRequest (pure, now injected)", () => {
 			{ points: 7, reasons: ["period: ends in the future"] },
 			other,
 		]);
+	});
+
+	/** A report of `hours` hours with `sessions` local sessions of one bin, and a provider count. */
+	const capped = (hours: number, sessions: number, provider = sessions) =>
+		buildRequest({
+			id: ID,
+			startMs: hourMs(NOW, hours),
+			endMs: hourMs(NOW, 0),
+			duration: [{ transport: "local", counts: [sessions, 0, 0, 0, 0, 0] }],
+			exchanges: [{ transport: "local", counts: [0, sessions, 0, 0, 0] }],
+			providers: [{ role: "tts", name: "kokoro", value: provider }],
+		});
+	const reasons = (hours: number, sessions: number, provider?: number) =>
+		validateRequest(capped(hours, sessions, provider), NOW).map((c) => (c.ok ? "ok" : c.rejected.reasons));
+	const perHour = CONTRACT.counts.maxSessionsPerHour;
+
+	it.each([1, 24, 168])("takes up to the contract's sessions an hour for a %i-hour period, and refuses one more", (hours) => {
+		expect(maxSessionsIn(hours * 3600)).toBe(perHour * hours);
+		expect(reasons(hours, perHour * hours)).toEqual(["ok"]);
+		expect(reasons(hours, perHour * hours + 1)).toEqual([[`report: more sessions than the period allows: at most ${perHour} an hour (contract counts)`]]);
+	});
+
+	it("refuses any single count above the cap of the longest period before adding anything up", () => {
+		const cap = CONTRACT.counts.maxCount;
+		expect(cap).toBe(perHour * (CONTRACT.period.serverMaxSeconds / 3600));
+		expect(reasons(192, cap)).toEqual(["ok"]);
+		expect(reasons(192, cap + 1)).toEqual([
+			[`${DURATION.name}: count too large: at most ${cap} (contract counts)`, `${EXCHANGES.name}: count too large: at most ${cap} (contract counts)`, `voicemode.session.providers: value too large: at most ${cap} (contract counts)`],
+		]);
+		expect(reasons(24, 1, Number.MAX_SAFE_INTEGER)).toEqual([[`voicemode.session.providers: value too large: at most ${cap} (contract counts)`]]);
 	});
 });

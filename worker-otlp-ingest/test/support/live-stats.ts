@@ -2,7 +2,9 @@
  * The reference the rollups must equal: the stats aggregated live from the raw reports
  * through the `report_cells` view, the way /v1/stats computed them before the rollups
  * (every cell of the window read, distinct installations counted with COUNT(DISTINCT)).
- * `processedOnly` leaves out reports still in rollup_pending.
+ * `processedOnly` leaves out reports still in rollup_pending. `source` names the tables
+ * read: a test that keeps erased installations' reports (which the rollups keep counting
+ * until they age out) passes tables of its own with the same columns.
  */
 import { env } from "cloudflare:workers";
 import { DURATION } from "../../src/contract";
@@ -14,28 +16,36 @@ function processed(alias: string, only: boolean): string {
 		: "";
 }
 
-export async function liveAggregates(since: number, processedOnly = false, db: D1Database = env.DB): Promise<Aggregates> {
+export interface LiveSource {
+	readonly reports: string;
+	readonly cells: string;
+	readonly installations: string;
+}
+
+const STORED: LiveSource = { reports: "reports", cells: "report_cells", installations: "installations" };
+
+export async function liveAggregates(since: number, processedOnly = false, db: D1Database = env.DB, source: LiveSource = STORED): Promise<Aggregates> {
 	const cells = processed("c", processedOnly);
 	const reports = processed("r", processedOnly);
 	const [totals, bins, providers, transports, facts] = await db.batch<Record<string, unknown>>([
 		db.prepare(
-			`SELECT COUNT(DISTINCT telemetry_id) AS installations, COUNT(*) AS reports FROM reports AS r WHERE period_end > ?1 ${reports}`,
+			`SELECT COUNT(DISTINCT telemetry_id) AS installations, COUNT(*) AS reports FROM ${source.reports} AS r WHERE period_end > ?1 ${reports}`,
 		).bind(since),
 		db.prepare(
 			`SELECT metric, bin, SUM(sessions) AS sessions, COUNT(DISTINCT telemetry_id) AS installations
-			 FROM report_cells AS c WHERE period_end > ?1 AND bin IS NOT NULL ${cells} GROUP BY metric, bin`,
+			 FROM ${source.cells} AS c WHERE period_end > ?1 AND bin IS NOT NULL ${cells} GROUP BY metric, bin`,
 		).bind(since),
 		db.prepare(
 			`SELECT metric, role, provider, SUM(sessions) AS sessions, COUNT(DISTINCT telemetry_id) AS installations
-			 FROM report_cells AS c WHERE period_end > ?1 AND provider IS NOT NULL ${cells} GROUP BY metric, role, provider`,
+			 FROM ${source.cells} AS c WHERE period_end > ?1 AND provider IS NOT NULL ${cells} GROUP BY metric, role, provider`,
 		).bind(since),
 		db.prepare(
 			`SELECT transport, SUM(sessions) AS sessions, COUNT(DISTINCT telemetry_id) AS installations
-			 FROM report_cells AS c WHERE period_end > ?1 AND metric = ?2 ${cells} GROUP BY transport`,
+			 FROM ${source.cells} AS c WHERE period_end > ?1 AND metric = ?2 ${cells} GROUP BY transport`,
 		).bind(since, DURATION.name),
 		db.prepare(
 			`WITH active AS (
-			   SELECT * FROM installations WHERE telemetry_id IN (SELECT telemetry_id FROM reports AS r WHERE period_end > ?1 ${reports})
+			   SELECT * FROM ${source.installations} WHERE telemetry_id IN (SELECT telemetry_id FROM ${source.reports} AS r WHERE period_end > ?1 ${reports})
 			 )
 			 SELECT 'service_version' AS "column", service_version AS value, COUNT(*) AS installations FROM active GROUP BY 2
 			 UNION ALL SELECT 'os_type', os_type, COUNT(*) FROM active GROUP BY 2

@@ -38,6 +38,10 @@ export interface Ranges {
 	readonly hours: fc.Arbitrary<number>;
 	/** The most hours one "advance" moves the clock. */
 	readonly maxAdvanceHours: number;
+	/** How often time moves, against 8 for ingests (2 unless given). */
+	readonly advanceWeight?: number;
+	/** Installations drawn from (all of IDS unless given): fewer means more reports each. */
+	readonly installations?: number;
 }
 
 export function operations(ranges: Ranges): fc.Arbitrary<Op> {
@@ -46,7 +50,7 @@ export function operations(ranges: Ranges): fc.Arbitrary<Op> {
 			weight: 8,
 			arbitrary: fc.record({
 				kind: fc.constant("ingest" as const),
-				id: fc.nat(IDS.length - 1),
+				id: fc.nat((ranges.installations ?? IDS.length) - 1),
 				endAgo: ranges.endAgo,
 				hours: ranges.hours,
 				cells: fc.uniqueArray(fc.tuple(fc.nat(NAMES.length - 1), fc.integer({ min: 1, max: 5 })), { maxLength: 6, selector: (c) => c[0] }),
@@ -54,9 +58,9 @@ export function operations(ranges: Ranges): fc.Arbitrary<Op> {
 			}),
 		},
 		{ weight: 3, arbitrary: fc.record({ kind: fc.constant("cron" as const), stepReports: fc.integer({ min: 1, max: 4 }), maxSteps: fc.integer({ min: 1, max: 3 }) }) },
-		{ weight: 1, arbitrary: fc.record({ kind: fc.constant("forget" as const), id: fc.nat(IDS.length - 1) }) },
+		{ weight: 1, arbitrary: fc.record({ kind: fc.constant("forget" as const), id: fc.nat((ranges.installations ?? IDS.length) - 1) }) },
 		{ weight: 1, arbitrary: fc.record({ kind: fc.constant("retention" as const) }) },
-		{ weight: 2, arbitrary: fc.record({ kind: fc.constant("advance" as const), hours: fc.integer({ min: 1, max: ranges.maxAdvanceHours }) }) },
+		{ weight: ranges.advanceWeight ?? 2, arbitrary: fc.record({ kind: fc.constant("advance" as const), hours: fc.integer({ min: 1, max: ranges.maxAdvanceHours }) }) },
 	);
 }
 

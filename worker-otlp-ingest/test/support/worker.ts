@@ -12,6 +12,10 @@ import {
 	type ExportMetricsServiceRequest,
 } from "../../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb";
+import { deleteInstallation } from "../../src/db";
+import { establishedFrom } from "../../src/established";
+import { currentWindow, idBucket } from "../../src/ratelimit";
+import { tombstone } from "../../src/tombstone";
 import { gzip, toOtlpJson, toProtobuf } from "./otlp";
 
 export type Wire = "protobuf" | "gzip" | "json" | "json-gzip";
@@ -126,3 +130,18 @@ export async function refresh(nowMs: number = Date.now()): Promise<void> {
 export function uuid(): string {
 	return crypto.randomUUID();
 }
+
+/**
+ * For storeReport calls of tests about something else (a migration, the history on a
+ * second database): a key no tombstone can have (a real one is 64 hex digits).
+ */
+export const NO_TOMBSTONE = "";
+
+/** An erasure as DELETE /v1/installations/{id} makes it at `nowMs` (tombstone included), with no address limit in the way. */
+export async function forget(id: string, nowMs: number = Date.now(), db: D1Database = env.DB): Promise<void> {
+	const limit = { bucket: { bucket: "erase:test", maxHits: 1_000_000_000 }, windowStart: currentWindow(nowMs).start };
+	await deleteInstallation(db, id, idBucket(id).bucket, await tombstone(env.IP_HASH_KEY, id, nowMs), limit);
+}
+
+/** The establishment rule of the tests' bindings (vitest.config.ts: "1/0", every installation counts at once). */
+export const RULE = establishedFrom(env.STATS_ESTABLISHED);
