@@ -10,9 +10,9 @@ from pathlib import Path
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from voicemode_otel import preference, testing
+from voicemode_otel import delivery, preference, testing
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period
+from voicemode_otel.periods import Period, ceil_hour
 from voicemode_otel.sessions import Session
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
@@ -133,6 +133,23 @@ def logged_report(paths: Paths) -> ExportMetricsServiceRequest:
     return otlp_json.from_json(json.dumps(body))
 
 
+def pty_read(fd: int, wait: float) -> bytes | None:
+    """What a pseudo-terminal shows within ``wait`` seconds (``b""``: nothing yet); None once closed.
+
+    Linux answers a read on a pty whose other side has exited with EIO, not an empty read.
+    """
+    import select
+
+    ready, _, _ = select.select([fd], [], [], wait)
+    if not ready:
+        return b""
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return None
+    return chunk or None
+
+
 def pty_session(
     base: Path, keys: bytes | None, *args: str, columns: int = 80, rows: int = 24, **extra: str
 ) -> tuple[str, int]:
@@ -142,7 +159,6 @@ def pty_session(
     """
     import fcntl
     import pty
-    import select
     import struct
     import termios
     import time
@@ -164,18 +180,34 @@ def pty_session(
     sent = False
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
+        chunk = pty_read(fd, 0.2)
+        if chunk is None:
+            break
+        output += chunk
         if not sent and cli_module.PROMPT.strip().encode() in output:
             sent = True
             os.write(fd, b"\x04" if keys is None else keys)  # Ctrl-D: end of input
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     return output.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+class DueUser:
+    """An opted-in user with a day of sessions whose report is due, on a clock the test moves.
+
+    ``settings`` are the user's variables (where the report goes, how); the clock starts
+    25 hours after the sessions, so the first run has a report to send.
+    """
+
+    def __init__(self, paths: Paths, **settings: str) -> None:
+        self.paths = paths
+        self.environ = {"VOICEMODE_BASE_DIR": str(paths.base), **settings}
+        self.now = datetime(2026, 11, 20, 9, 17, tzinfo=timezone.utc)
+        preference.set_preference(paths, True, self.environ, now=self.now)
+        self.now = ceil_hour(self.now)
+        writer = testing.ConversationLogWriter(paths.conversations_dir)
+        writer.session((self.now + timedelta(hours=2)).astimezone(testing.PACIFIC), 4)
+        self.now += timedelta(hours=25)
+
+    def run(self) -> delivery.RunResult:
+        return delivery.run(delivery.RunConfig(self.paths, environ=self.environ, clock=lambda: self.now))

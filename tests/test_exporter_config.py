@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import DAY
+from helpers import DAY, make_certificate
 
 from voicemode_otel import delivery, exporter_config, otlp_json, preference, testing, transparency
 from voicemode_otel.otlp_capture import Behaviour, CaptureServer
@@ -231,37 +231,10 @@ def test_compression_reaches_the_server(
         assert request.raw_body == request.body
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
-
-
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a test certificate")
 def test_certificate_variable_is_used_for_tls(paths: Paths, tmp_path: Path) -> None:
     """OTEL_EXPORTER_OTLP_CERTIFICATE makes a self-signed HTTPS endpoint trusted; without it sending fails."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = make_certificate(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with CaptureServer(tls=context) as server:
@@ -530,7 +503,7 @@ def test_configured_ca_file_wins_over_requests_ca_bundle(
     paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """REQUESTS_CA_BUNDLE in the environment cannot override OTEL_EXPORTER_OTLP_CERTIFICATE."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = make_certificate(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing-bundle.pem"))

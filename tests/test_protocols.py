@@ -34,7 +34,6 @@ from voicemode_otel import delivery, exporter_config, otlp_json, preference, sta
 from voicemode_otel.grpc_capture import GrpcBehaviour, GrpcCaptureServer
 from voicemode_otel.otlp_capture import CaptureServer
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour
 
 SECRET = "MY_SECRET_KEY"
 Received = Callable[[], list[tuple[ExportMetricsServiceRequest, dict[str, str]]]]
@@ -111,27 +110,15 @@ def test_a_global_grpc_setting_does_not_stop_voicemodes_endpoint(
     assert request.request() == helpers.logged_report(paths)
 
 
-class World:
-    """An opted-in user with a day of sessions, sending over gRPC to ``url``, on a clock the test moves."""
-
-    def __init__(self, paths: Paths, url: str, **extra: str) -> None:
-        self.paths = paths
-        self.environ = {
-            "VOICEMODE_BASE_DIR": str(paths.base),
-            "OTEL_EXPORTER_OTLP_ENDPOINT": url,
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-            "OTEL_EXPORTER_OTLP_TIMEOUT": "5",
-            **extra,
-        }
-        self.now = datetime(2026, 11, 20, 9, 17, tzinfo=timezone.utc)
-        preference.set_preference(paths, True, self.environ, now=self.now)
-        self.now = ceil_hour(self.now)
-        writer = testing.ConversationLogWriter(paths.conversations_dir)
-        writer.session((self.now + timedelta(hours=2)).astimezone(testing.PACIFIC), 4)
-        self.now += timedelta(hours=25)
-
-    def run(self) -> delivery.RunResult:
-        return delivery.run(delivery.RunConfig(self.paths, environ=self.environ, clock=lambda: self.now))
+def World(paths: Paths, url: str, **extra: str) -> helpers.DueUser:
+    """An opted-in user with a due report, sending over gRPC to ``url``."""
+    settings = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": url,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "5",
+        **extra,
+    }
+    return helpers.DueUser(paths, **settings)
 
 
 CODES = [  # (the server's answer, the outcome, words the message holds)

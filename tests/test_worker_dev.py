@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
-import select
 import signal
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import pty_read
 from localworker import free_port
 
 pytestmark = pytest.mark.e2e
@@ -36,15 +36,10 @@ def test_make_worker_dev_on_a_terminal_asks_nothing(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not serving and b"(Y/n)" not in output:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                output += chunk
+            chunk = pty_read(fd, 0.5)
+            if chunk is None:
+                break
+            output += chunk
             with (
                 contextlib.suppress(OSError),
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response,

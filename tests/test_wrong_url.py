@@ -16,16 +16,15 @@ import gzip
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import helpers
 import pytest
 
-from voicemode_otel import cli, delivery, otlp_json, preference, runner, state, testing, transparency
+from voicemode_otel import cli, delivery, otlp_json, runner, state, transparency
 from voicemode_otel.otlp_capture import Behaviour, CaptureServer
 from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_ROUTES = ("/v1/metrics", "/v1/installations/")
@@ -100,24 +99,9 @@ KEPT = {
 }
 
 
-class World:
-    """An opted-in user with a day of sessions and a clock the test moves."""
-
-    def __init__(self, paths: Paths, endpoint: str) -> None:
-        self.paths = paths
-        self.environ = {
-            "VOICEMODE_BASE_DIR": str(paths.base),
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": endpoint,
-        }
-        self.now = datetime(2026, 11, 20, 9, 17, tzinfo=timezone.utc)
-        preference.set_preference(paths, True, self.environ, now=self.now)
-        self.now = ceil_hour(self.now)
-        writer = testing.ConversationLogWriter(paths.conversations_dir)
-        writer.session((self.now + timedelta(hours=2)).astimezone(testing.PACIFIC), 4)
-        self.now += timedelta(hours=25)
-
-    def run(self) -> delivery.RunResult:
-        return delivery.run(delivery.RunConfig(self.paths, environ=self.environ, clock=lambda: self.now))
+def World(paths: Paths, endpoint: str) -> helpers.DueUser:
+    """An opted-in user with a due report, whose metrics endpoint is ``endpoint``."""
+    return helpers.DueUser(paths, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=endpoint)
 
 
 @pytest.mark.parametrize("status", list(KEPT))
