@@ -2,10 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import raw from "../../voicemode_otel/contract.json";
 import { CONTRACT, DURATION, EXCHANGES, allows, parseContract } from "../src/contract";
-import { CELL_COLUMNS, cellNames } from "../src/cells";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
-import { DEFAULT_ESTABLISHED, establishedFrom } from "../src/established";
-import { INSTALLATION_COLUMNS } from "../src/rows";
+import { CELL_COLUMNS, cellNames } from "../src/db/cells";
+import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
+import { DEFAULT_ESTABLISHED, establishedFrom } from "../src/db/established";
+import { INSTALLATION_COLUMNS } from "../src/db/rows";
 import wrangler from "../wrangler.jsonc?raw";
 
 describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => {

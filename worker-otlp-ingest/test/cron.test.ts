@@ -6,8 +6,8 @@ import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
-import { runRollup } from "../src/rollup";
+import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
+import { runRollup } from "../src/jobs/rollup";
 import { DAY_MS, HOUR_MS, buildRequest, hourMs, typicalRequest } from "./support/otlp";
 import { RULE, exportResult, refresh, send, snapshot, uuid } from "./support/worker";
 

@@ -5,12 +5,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { CONTRACT, DURATION, EXCHANGES, PROVIDERS } from "../src/contract";
-import { TITLES, WINDOWS, renderDashboard, renderProblem } from "../src/dashboard";
-import { escapeHtml, formatShare, html } from "../src/dashboard-html";
-import { windowFrom } from "../src/dashboard-route";
-import { DARK, DASHBOARD_CSS, LIGHT, type Palette } from "../src/dashboard-style";
-import { VERSION_BANDS } from "../src/dashboard-trends";
-import type { Stats } from "../src/stats";
+import { TITLES, WINDOWS, renderDashboard, renderProblem } from "../src/dashboard/page";
+import { escapeHtml, formatShare, html } from "../src/dashboard/html";
+import { windowFrom } from "../src/routes/dashboard";
+import { DARK, DASHBOARD_CSS, LIGHT, type Palette } from "../src/dashboard/style";
+import { VERSION_BANDS } from "../src/dashboard/trends";
+import type { Stats } from "../src/stats/window";
 import { parsePage } from "./support/dashboard";
 
 const NOW = Date.UTC(2026, 10, 25, 16, 30);

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { DURATION, EXCHANGES } from "../src/contract";
-import { PAGE_CACHE_CONTROL } from "../src/dashboard-route";
+import { PAGE_CACHE_CONTROL } from "../src/routes/dashboard";
 import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
 import { exportResult, refresh, send, uuid } from "./support/worker";
 import { get, parsePage, sha256Source } from "./support/dashboard";

@@ -9,9 +9,9 @@ import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { RETENTION_CRON } from "../src/cron";
+import { RETENTION_CRON } from "../src/jobs/cron";
 import { CONTRACT } from "../src/contract";
-import { LIMITS } from "../src/ratelimit";
+import { LIMITS } from "../src/ingest/ratelimit";
 import { DAY_MS, TYPICAL_POINTS, buildRequest, hourMs } from "./support/otlp";
 import { exportResult, freshIp, installationOf, reportsOf, send, snapshot, statusOf, uuid } from "./support/worker";
 

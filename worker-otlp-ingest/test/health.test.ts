@@ -7,8 +7,8 @@ import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
-import { BACKLOG_LIMIT, assessHealth, type Health } from "../src/health";
+import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
+import { BACKLOG_LIMIT, assessHealth, type Health } from "../src/routes/health";
 import { typicalRequest } from "./support/otlp";
 import { send, uuid } from "./support/worker";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { OVERLAP_REASON } from "../src/ingest";
+import { OVERLAP_REASON } from "../src/routes/metrics";
 import { TYPICAL_POINTS, buildRequest, hourMs, typicalRequest } from "./support/otlp";
 import { exportResult, freshIp, reportsOf, send, snapshot, uuid } from "./support/worker";
 import { env } from "cloudflare:workers";

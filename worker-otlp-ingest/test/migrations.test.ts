@@ -7,9 +7,9 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runRollup } from "../src/rollup";
-import { aggregatesFrom } from "../src/stats";
-import { readRollups } from "../src/rollup-db";
+import { runRollup } from "../src/jobs/rollup";
+import { aggregatesFrom } from "../src/stats/window";
+import { readRollups } from "../src/db/rollups";
 import { TYPICAL_CELLS, TYPICAL_STORED } from "./support/otlp";
 import { liveAggregates, sorted } from "./support/live-stats";
 import { RULE } from "./support/worker";

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { storeReport } from "../src/db";
-import { LIMITS, WINDOW_SECONDS, currentWindow, idBucket, ipBucket } from "../src/ratelimit";
-import { toRows } from "../src/rows";
-import { tombstoneKey } from "../src/tombstone";
-import { validateRequest } from "../src/validate";
+import { storeReport } from "../src/db/reports";
+import { LIMITS, WINDOW_SECONDS, currentWindow, idBucket, ipBucket } from "../src/ingest/ratelimit";
+import { toRows } from "../src/db/rows";
+import { tombstoneKey } from "../src/ingest/tombstone";
+import { validateRequest } from "../src/ingest/validate";
 import worker from "../src/index";
 import { buildRequest, DAY_MS, hourMs, toProtobuf, typicalRequest } from "./support/otlp";
 import { exportResult, freshIp, reportsOf, send, snapshot, statusOf, uuid } from "./support/worker";

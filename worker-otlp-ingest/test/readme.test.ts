@@ -7,11 +7,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import capacity from "../../docs/capacity.md?raw";
 import readme from "../README.md?raw";
-import { storeReport } from "../src/db";
-import { currentWindow, idBucket, ipBucket } from "../src/ratelimit";
-import { toRows } from "../src/rows";
-import { tombstoneKey } from "../src/tombstone";
-import { validateRequest } from "../src/validate";
+import { storeReport } from "../src/db/reports";
+import { currentWindow, idBucket, ipBucket } from "../src/ingest/ratelimit";
+import { toRows } from "../src/db/rows";
+import { tombstoneKey } from "../src/ingest/tombstone";
+import { validateRequest } from "../src/ingest/validate";
 import { buildRequest, hourMs } from "./support/otlp";
 import { uuid } from "./support/worker";
 

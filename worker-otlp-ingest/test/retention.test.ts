@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { DAY_MS, HOUR_MS, hourMs } from "./support/otlp";
-import { utcDay } from "../src/period";
+import { utcDay } from "../src/ingest/period";
 import { buildRequest } from "./support/otlp";
 import { exportResult, refresh, send, uuid } from "./support/worker";
 

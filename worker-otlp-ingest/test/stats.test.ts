@@ -1,8 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { computeStats } from "../src/stats";
-import type { Aggregates, Stats } from "../src/stats";
+import { computeStats } from "../src/stats/window";
+import type { Aggregates, Stats } from "../src/stats/window";
 import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
 import { determined } from "./support/derivation";
 import { liveAggregates } from "./support/live-stats";

@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { protect, type Candidate, type Relation } from "../src/suppression";
+import { protect, type Candidate, type Relation } from "../src/stats/suppression";
 import { determined } from "./support/derivation";
 
 interface Table {

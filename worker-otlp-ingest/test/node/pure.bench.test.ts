@@ -7,9 +7,9 @@
 import { randomUUID } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decodeRequest } from "../../src/otlp";
-import { toRows } from "../../src/rows";
-import { validateRequest } from "../../src/validate";
+import { decodeRequest } from "../../src/ingest/otlp";
+import { toRows } from "../../src/db/rows";
+import { validateRequest } from "../../src/ingest/validate";
 import { toOtlpJson, toProtobuf, typicalRequest } from "../support/otlp";
 
 function perReport(body: Uint8Array, encoding: "protobuf" | "json", gzipped: boolean): number {

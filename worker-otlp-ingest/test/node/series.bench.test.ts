@@ -7,9 +7,9 @@
  * order-of-magnitude regression.
  */
 import { describe, expect, it } from "vitest";
-import { cellNames } from "../../src/cells";
-import type { SeriesRow } from "../../src/buckets";
-import { bucketStarts, computeSeries } from "../../src/series";
+import { cellNames } from "../../src/db/cells";
+import type { SeriesRow } from "../../src/db/buckets";
+import { bucketStarts, computeSeries } from "../../src/stats/series";
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 

@@ -4,7 +4,7 @@
  * cells the response leaves null or unlisted, and whether the relations determine any.
  */
 import { CONTRACT, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "../../src/contract";
-import type { SeriesBucket } from "../../src/series";
+import type { SeriesBucket } from "../../src/stats/series";
 import { determined, type Relation } from "./derivation";
 
 export const FACT_KEYS = ["service.version", "os.type", "voicemode.mcp.host"];
