@@ -24,7 +24,6 @@ import { CONTRACT } from "../contract";
 import { DEFAULT_ESTABLISHED, type Established } from "./established";
 import { countFailure, nextEnd, takeable, type QueueTable } from "./queue";
 import { INSTALLATION_COLUMNS } from "./rows";
-import { bucketStarts, computeSeries, type Series } from "../stats/series";
 import type { StepEnd } from "../jobs/steps";
 
 const FACT_COLUMNS = SERIES_FACTS.map((key) => {
@@ -226,11 +225,4 @@ export async function readHistory(db: D1Database, grain: Grain, from: number, to
 	]);
 	const asOf = state?.results[0]?.as_of;
 	return { rows: (rows?.results ?? []) as unknown as SeriesRow[], asOf: typeof asOf === "number" ? asOf : null };
-}
-
-/** The series of the `days` days up to `nowMs`, as of the last rollup run. */
-export async function readSeries(db: D1Database, nowMs: number, grain: Grain, days: number, minInstallations: number): Promise<Series> {
-	const starts = bucketStarts(grain, nowMs, days);
-	const { rows, asOf } = await readHistory(db, grain, starts[0] ?? 0, starts[starts.length - 1] ?? 0);
-	return computeSeries(rows, grain, days, nowMs, minInstallations, asOf);
 }

@@ -23,8 +23,8 @@
 import { WINDOWS, renderDashboard, renderProblem } from "../dashboard/page";
 import { DASHBOARD_CSS } from "../dashboard/style";
 import { rollupOnRead } from "../jobs/rollup";
-import { readSeries } from "../db/history";
-import { DEFAULT_DAYS, minInstallationsFrom, readStats } from "../stats/window";
+import { DEFAULT_DAYS, minInstallationsFrom } from "../stats/window";
+import { readSeries, readStats } from "../stats/read";
 
 export const PAGE_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600";
 

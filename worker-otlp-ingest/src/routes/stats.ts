@@ -6,9 +6,9 @@
  */
 import { errorResponse, jsonResponse } from "./http";
 import { rollupOnRead } from "../jobs/rollup";
-import { readSeries } from "../db/history";
 import { SERIES_MAX_DAYS, grainFrom } from "../stats/series";
-import { MAX_DAYS, daysFrom, minInstallationsFrom, readStats } from "../stats/window";
+import { MAX_DAYS, daysFrom, minInstallationsFrom } from "../stats/window";
+import { readSeries, readStats } from "../stats/read";
 
 export async function handleStats(request: Request, env: Env, nowMs: number): Promise<Response> {
 	const params = new URL(request.url).searchParams;

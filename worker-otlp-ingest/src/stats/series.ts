@@ -2,7 +2,7 @@
  * Time series for GET /v1/stats?series=day|week (and the dashboard's trends): per UTC
  * day or week of the window, the active installations, reports and sessions, sessions
  * per bin, provider and transport, and installations per version, OS and MCP host —
- * read from the history (history-db.ts readSeries), shaped and suppressed here. Pure.
+ * read from the history (read.ts readSeries), shaped and suppressed here. Pure.
  *
  * Every bucket has every cell (the contract's bins and closed values; versions
  * published in any bucket of the response): a number, or null when withheld. A cell is

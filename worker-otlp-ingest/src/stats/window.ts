@@ -2,7 +2,8 @@
  * Public aggregates (GET /v1/stats and the dashboard page): sessions per bin, per
  * provider and per transport, and installations per environment fact, over the
  * reports whose period ended in the last N days — read from the hourly rollups
- * (rollup-db.ts), so over the reports stored before `as_of`, the last rollup run.
+ * (read.ts readStats), so over the reports stored before `as_of`, the last rollup run.
+ * Pure.
  *
  * k-anonymity-style suppression: a cell backed by fewer than `minInstallations`
  * distinct installations is left out, so no published number describes a single
@@ -12,7 +13,7 @@
  * its object, even when all their cells are suppressed.
  */
 import { CONTRACT, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "../contract";
-import { readRollups, type RollupRow } from "../db/rollups";
+import type { RollupRow } from "../db/rollups";
 import { INSTALLATION_COLUMNS } from "../db/rows";
 import { protect, type Candidate, type Relation } from "./suppression";
 
@@ -187,13 +188,6 @@ export function computeStats(agg: Aggregates, days: number, minInstallations: nu
 	for (const key of Object.keys(INSTALLATION_COLUMNS)) environment[key] = ordered(new Map(shown("environment", key)), closedValues(key));
 	const as_of = asOf === null ? null : new Date(asOf * 1000).toISOString().replace(".000Z", "Z");
 	return { days, as_of, installations: agg.installations, reports: agg.reports, metrics, transport, environment };
-}
-
-/** The stats for the `days` days before `nowMs`, as of the last rollup run. */
-export async function readStats(db: D1Database, nowMs: number, days: number, minInstallations: number): Promise<Stats> {
-	const since = Math.floor(nowMs / 1000) - days * 86_400;
-	const { rows, asOf } = await readRollups(db, since);
-	return computeStats(aggregatesFrom(rows), days, minInstallations, asOf);
 }
 
 /** STATS_MIN_INSTALLATIONS as a positive integer, or the default when unset or malformed. */
