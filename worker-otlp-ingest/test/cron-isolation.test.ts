@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
-import { SET_ASIDE_AFTER } from "../src/jobs/steps";
+import { SET_ASIDE_AFTER } from "../src/db/queue";
 import { utcDay } from "../src/ingest/period";
 import { DAY_MS, HOUR_MS, hourMs, typicalRequest } from "./support/otlp";
 import { exportResult, send, uuid } from "./support/worker";

@@ -5,8 +5,7 @@
  * describeError), never an ID.
  */
 import type { Established } from "./established";
-import { heldSql, takeable } from "./queue";
-import { SET_ASIDE_AFTER } from "../jobs/steps";
+import { SET_ASIDE_AFTER, heldSql, takeable } from "./queue";
 
 export type RunKind = "hourly" | "daily";
 

@@ -22,9 +22,8 @@
 import { DAY_SECONDS, HISTORY_DAYS, SERIES_FACTS, WEEK_SECONDS, type Grain, type SeriesRow } from "./buckets";
 import { CONTRACT } from "../contract";
 import { DEFAULT_ESTABLISHED, type Established } from "./established";
-import { countFailure, nextEnd, takeable, type QueueTable } from "./queue";
+import { countFailure, nextEnd, takeable, type QueueTable, type StepEnd } from "./queue";
 import { INSTALLATION_COLUMNS } from "./rows";
-import type { StepEnd } from "../jobs/steps";
 
 const FACT_COLUMNS = SERIES_FACTS.map((key) => {
 	const column = INSTALLATION_COLUMNS[key];

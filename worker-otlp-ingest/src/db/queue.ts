@@ -7,8 +7,25 @@
  * backfill holds reports the rollups published before that rule existed.
  */
 import type { Established } from "./established";
-import { SET_ASIDE_AFTER } from "../jobs/steps";
-import type { StepEnd } from "../jobs/steps";
+
+/** Failed runs, with an installation's reports alone in the step, after which they are set aside. */
+export const SET_ASIDE_AFTER = 3;
+
+/** Where the next step ends, from the queue's point of view. */
+export interface StepEnd {
+	/** The highest telemetry ID the step takes (every queued report of the IDs up to it). */
+	readonly upTo: string;
+	/** The first telemetry ID in the queue: the step holds one installation when it is upTo. */
+	readonly first: string;
+	/** Reports the step would take. */
+	readonly reports: number;
+}
+
+export interface StepCost {
+	readonly reports: number;
+	readonly rowsRead: number;
+	readonly rowsWritten: number;
+}
 
 export type QueueTable = "rollup_pending" | "series_backfill";
 

@@ -23,9 +23,8 @@
 
 import { CONTRACT, DURATION } from "../contract";
 import { countInHistory } from "./history";
-import { countFailure, nextEnd, takeable } from "./queue";
+import { countFailure, nextEnd, takeable, type StepCost, type StepEnd } from "./queue";
 import { INSTALLATION_COLUMNS } from "./rows";
-import type { StepCost, StepEnd } from "../jobs/steps";
 import type { Established } from "./established";
 
 /** The stat keys a set of cells feeds, one row per (cell, key); `cols` are carried through. */

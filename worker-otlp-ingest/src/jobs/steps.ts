@@ -8,30 +8,13 @@
  * first installation, down to that installation alone; when it fails alone, its queued
  * reports count one failed run (`failures`) and the run stops there, since the same
  * step would fail again at once. A later run starts over at full size (a transient D1
- * error then costs nothing). After SET_ASIDE_AFTER failed runs the installation's
- * reports are set aside: they stay stored and queued, counted in /v1/health, but no
- * step takes them, and the run goes on with the rest. Errors are described by their
- * message with anything that could be a value cut out, never with an ID.
+ * error then costs nothing). After SET_ASIDE_AFTER failed runs (db/queue.ts, whose SQL
+ * keeps the count) the installation's reports are set aside: they stay stored and
+ * queued, counted in /v1/health, but no step takes them, and the run goes on with the
+ * rest. Errors are described by their message with anything that could be a value cut
+ * out, never with an ID.
  */
-
-/** Failed runs, with an installation's reports alone in the step, after which they are set aside. */
-export const SET_ASIDE_AFTER = 3;
-
-/** Where the next step ends, from the queue's point of view. */
-export interface StepEnd {
-	/** The highest telemetry ID the step takes (every queued report of the IDs up to it). */
-	readonly upTo: string;
-	/** The first telemetry ID in the queue: the step holds one installation when it is upTo. */
-	readonly first: string;
-	/** Reports the step would take. */
-	readonly reports: number;
-}
-
-export interface StepCost {
-	readonly reports: number;
-	readonly rowsRead: number;
-	readonly rowsWritten: number;
-}
+import type { StepCost, StepEnd } from "../db/queue";
 
 export interface Queue {
 	/** Where a step of just over `size` reports ends; null when nothing takeable is queued. One D1 query. */

@@ -15,7 +15,7 @@
 import { readCronState, type CronState } from "../db/cron-state";
 import { jsonResponse } from "./http";
 import { MAX_STEPS, STEP_REPORTS } from "../jobs/rollup";
-import { SET_ASIDE_AFTER } from "../jobs/steps";
+import { SET_ASIDE_AFTER } from "../db/queue";
 
 export const ROLLUP_STALE_SECONDS = 2 * 3_600;
 export const DAILY_STALE_SECONDS = 26 * 3_600;
