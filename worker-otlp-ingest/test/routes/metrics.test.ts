@@ -1,13 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { env } from "cloudflare:workers";
-import { KeyValueSchema } from "../src/gen/opentelemetry/proto/common/v1/common_pb";
+import { KeyValueSchema } from "../../src/gen/opentelemetry/proto/common/v1/common_pb";
 import { describe, expect, it } from "vitest";
-import { storeReport } from "../src/db/reports";
-import { currentWindow, idBucket, ipBucket } from "../src/ingest/ratelimit";
-import { toRows } from "../src/db/rows";
-import { tombstoneKey } from "../src/ingest/tombstone";
-import { validateRequest } from "../src/ingest/validate";
-import { utcDay } from "../src/ingest/period";
+import { storeReport } from "../../src/db/reports";
+import { currentWindow, idBucket, ipBucket } from "../../src/ingest/ratelimit";
+import { toRows } from "../../src/db/rows";
+import { tombstoneKey } from "../../src/ingest/tombstone";
+import { validateRequest } from "../../src/ingest/validate";
+import { utcDay } from "../../src/ingest/period";
 import {
 	DAY_MS,
 	HOUR_MS,
@@ -19,9 +19,9 @@ import {
 	resourceAttrs,
 	toProtobuf,
 	typicalRequest,
-} from "./support/otlp";
-import { handleMetrics } from "../src/routes/metrics";
-import { cellsOf, exportResult, installationOf, reportsOf, send, snapshot, uuid, type Wire } from "./support/worker";
+} from "../support/otlp";
+import { handleMetrics } from "../../src/routes/metrics";
+import { cellsOf, exportResult, installationOf, reportsOf, send, snapshot, uuid, type Wire } from "../support/worker";
 
 describe("POST /v1/metrics stores a valid report", () => {
 	it.each<Wire>(["protobuf", "gzip", "json", "json-gzip"])(

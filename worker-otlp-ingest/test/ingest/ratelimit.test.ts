@@ -1,13 +1,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { storeReport } from "../src/db/reports";
-import { LIMITS, WINDOW_SECONDS, currentWindow, idBucket, ipBucket } from "../src/ingest/ratelimit";
-import { toRows } from "../src/db/rows";
-import { tombstoneKey } from "../src/ingest/tombstone";
-import { validateRequest } from "../src/ingest/validate";
-import worker from "../src/index";
-import { buildRequest, DAY_MS, hourMs, toProtobuf, typicalRequest } from "./support/otlp";
-import { exportResult, freshIp, reportsOf, send, snapshot, statusOf, uuid } from "./support/worker";
+import { storeReport } from "../../src/db/reports";
+import { LIMITS, WINDOW_SECONDS, currentWindow, idBucket, ipBucket } from "../../src/ingest/ratelimit";
+import { toRows } from "../../src/db/rows";
+import { tombstoneKey } from "../../src/ingest/tombstone";
+import { validateRequest } from "../../src/ingest/validate";
+import worker from "../../src/index";
+import { buildRequest, DAY_MS, hourMs, toProtobuf, typicalRequest } from "../support/otlp";
+import { exportResult, freshIp, reportsOf, send, snapshot, statusOf, uuid } from "../support/worker";
 
 /** `n` one-hour reports of one installation, none overlapping. */
 function hourlyReports(id: string, n: number, now = Date.now()) {

@@ -3,7 +3,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { get, parsePage } from "./support/dashboard";
+import { get, parsePage } from "../support/dashboard";
 
 describe("GET / with no data", () => {
 	it.each([7, 30, 90])("says no reports in the last %i days yet, with zero totals equal to /v1/stats", async (days) => {

@@ -8,12 +8,12 @@
 import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { RETENTION_CRON } from "../src/jobs/cron";
-import { CONTRACT } from "../src/contract";
-import { LIMITS } from "../src/ingest/ratelimit";
-import { DAY_MS, TYPICAL_POINTS, buildRequest, hourMs } from "./support/otlp";
-import { exportResult, freshIp, installationOf, reportsOf, send, snapshot, statusOf, uuid } from "./support/worker";
+import worker from "../../src/index";
+import { RETENTION_CRON } from "../../src/jobs/cron";
+import { CONTRACT } from "../../src/contract";
+import { LIMITS } from "../../src/ingest/ratelimit";
+import { DAY_MS, TYPICAL_POINTS, buildRequest, hourMs } from "../support/otlp";
+import { exportResult, freshIp, installationOf, reportsOf, send, snapshot, statusOf, uuid } from "../support/worker";
 
 function erase(id: string, ip = freshIp()): Promise<Response> {
 	return exports.default.fetch(`https://ingest.test/v1/installations/${id}`, { method: "DELETE", headers: { "CF-Connecting-IP": ip } });

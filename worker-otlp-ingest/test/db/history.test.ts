@@ -13,17 +13,17 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
-import { RETENTION_CRON, runScheduled } from "../src/jobs/cron";
-import { storeReport } from "../src/db/reports";
-import { rowsToSeal } from "../src/jobs/history";
-import { type StoredRow } from "../src/db/history";
-import { tombstoneKey } from "../src/ingest/tombstone";
-import { retentionCutoff } from "../src/jobs/retention";
-import { runRollup } from "../src/jobs/rollup";
-import { type ReportRows } from "../src/db/rows";
-import { factSumsMismatch, liveHistory, storedHistory, type HistoryRow } from "./support/live-history";
-import { DAY, HOUR, IDS, operations, reportRows, type Ingest, type Op } from "./support/model-ops";
-import { RULE, NO_TOMBSTONE, forget } from "./support/worker";
+import { RETENTION_CRON, runScheduled } from "../../src/jobs/cron";
+import { storeReport } from "../../src/db/reports";
+import { rowsToSeal } from "../../src/jobs/history";
+import { type StoredRow } from "../../src/db/history";
+import { tombstoneKey } from "../../src/ingest/tombstone";
+import { retentionCutoff } from "../../src/jobs/retention";
+import { runRollup } from "../../src/jobs/rollup";
+import { type ReportRows } from "../../src/db/rows";
+import { factSumsMismatch, liveHistory, storedHistory, type HistoryRow } from "../support/live-history";
+import { DAY, HOUR, IDS, operations, reportRows, type Ingest, type Op } from "../support/model-ops";
+import { RULE, NO_TOMBSTONE, forget } from "../support/worker";
 
 const T0 = Date.UTC(2026, 5, 3, 12) / 1000; // a Wednesday
 const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "series_buckets", "series_backfill", "all_reports", "erasures"];

@@ -7,8 +7,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { protect, type Candidate, type Relation } from "../src/stats/suppression";
-import { determined } from "./support/derivation";
+import { protect, type Candidate, type Relation } from "../../src/stats/suppression";
+import { determined } from "../support/derivation";
 
 interface Table {
 	cells: Map<string, Candidate>;

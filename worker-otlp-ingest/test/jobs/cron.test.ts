@@ -5,11 +5,11 @@
 import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
-import { runRollup } from "../src/jobs/rollup";
-import { DAY_MS, HOUR_MS, buildRequest, hourMs, typicalRequest } from "./support/otlp";
-import { RULE, exportResult, refresh, send, snapshot, uuid } from "./support/worker";
+import worker from "../../src/index";
+import { RETENTION_CRON, ROLLUP_CRON } from "../../src/jobs/cron";
+import { runRollup } from "../../src/jobs/rollup";
+import { DAY_MS, HOUR_MS, buildRequest, hourMs, typicalRequest } from "../support/otlp";
+import { RULE, exportResult, refresh, send, snapshot, uuid } from "../support/worker";
 
 const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations"];
 

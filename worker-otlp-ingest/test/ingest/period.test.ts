@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkPeriod } from "../src/ingest/period";
+import { checkPeriod } from "../../src/ingest/period";
 
 const H = 3_600_000;
 const NOW = Date.UTC(2026, 10, 25, 17, 56, 30); // 3.5 minutes before a whole hour

@@ -7,10 +7,10 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import contract from "../../voicemode_otel/contract.json";
-import { LIMITS } from "../src/ingest/body";
-import { TYPICAL_POINTS, buildRequest, gzip, hourMs, resourceAttrs, toOtlpJson, toProtobuf, typicalRequest } from "./support/otlp";
-import { exportResult, post, snapshot, statusOf, uuid, type Snapshot } from "./support/worker";
+import contract from "../../../voicemode_otel/contract.json";
+import { LIMITS } from "../../src/ingest/body";
+import { TYPICAL_POINTS, buildRequest, gzip, hourMs, resourceAttrs, toOtlpJson, toProtobuf, typicalRequest } from "../support/otlp";
+import { exportResult, post, snapshot, statusOf, uuid, type Snapshot } from "../support/worker";
 
 const PROTOBUF = { contentType: "application/x-protobuf" };
 const JSON_TYPE = { contentType: "application/json" };

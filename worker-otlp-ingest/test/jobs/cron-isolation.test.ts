@@ -9,12 +9,12 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
-import { SET_ASIDE_AFTER } from "../src/db/queue";
-import { utcDay } from "../src/ingest/period";
-import { DAY_MS, HOUR_MS, hourMs, typicalRequest } from "./support/otlp";
-import { exportResult, send, uuid } from "./support/worker";
+import worker from "../../src/index";
+import { RETENTION_CRON, ROLLUP_CRON } from "../../src/jobs/cron";
+import { SET_ASIDE_AFTER } from "../../src/db/queue";
+import { utcDay } from "../../src/ingest/period";
+import { DAY_MS, HOUR_MS, hourMs, typicalRequest } from "../support/otlp";
+import { exportResult, send, uuid } from "../support/worker";
 
 const TABLES = ["reports", "installations", "rate_limits", "rollup_pending", "rollup_hours", "rollup_installations", "series_buckets", "series_backfill"];
 /** Sorts first in the queue, so every step starts with it. */

@@ -4,11 +4,11 @@
  * the headers of a public, script-free page; bad windows answered without echo.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { DURATION, EXCHANGES } from "../src/contract";
-import { PAGE_CACHE_CONTROL } from "../src/routes/dashboard";
-import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
-import { exportResult, refresh, send, uuid } from "./support/worker";
-import { get, parsePage, sha256Source } from "./support/dashboard";
+import { DURATION, EXCHANGES } from "../../src/contract";
+import { PAGE_CACHE_CONTROL } from "../../src/routes/dashboard";
+import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "../support/otlp";
+import { exportResult, refresh, send, uuid } from "../support/worker";
+import { get, parsePage, sha256Source } from "../support/dashboard";
 
 /**
  * This file's D1: 5 typical installations (last day), 1 rare one alone in its cells,

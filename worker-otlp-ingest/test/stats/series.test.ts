@@ -8,15 +8,15 @@
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { CONTRACT, DURATION, EXCHANGES, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "../src/contract";
-import { INSTALLATION_COLUMNS } from "../src/db/rows";
-import type { SeriesRow } from "../src/db/buckets";
-import { bucketStarts, computeSeries, type Series } from "../src/stats/series";
-import { compareVersions } from "../src/stats/versions";
-import { DAY_MS, HOUR_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
-import { FACT_KEYS, computable } from "./support/series-relations";
-import { exportResult, refresh, send, uuid } from "./support/worker";
+import worker from "../../src/index";
+import { CONTRACT, DURATION, EXCHANGES, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "../../src/contract";
+import { INSTALLATION_COLUMNS } from "../../src/db/rows";
+import type { SeriesRow } from "../../src/db/buckets";
+import { bucketStarts, computeSeries, type Series } from "../../src/stats/series";
+import { compareVersions } from "../../src/stats/versions";
+import { DAY_MS, HOUR_MS, buildRequest, hourMs, resourceAttrs } from "../support/otlp";
+import { FACT_KEYS, computable } from "../support/series-relations";
+import { exportResult, refresh, send, uuid } from "../support/worker";
 
 const NOW = Date.now();
 /** UTC date of the bucket holding the last second before `endMs`. */

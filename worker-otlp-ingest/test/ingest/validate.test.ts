@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { ExportMetricsServiceRequestSchema } from "../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
-import { CONTRACT, DURATION, EXCHANGES, maxSessionsIn } from "../src/contract";
-import { reportCells } from "../src/db/rows";
-import { validateRequest } from "../src/ingest/validate";
-import { TYPICAL_CELLS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
+import { ExportMetricsServiceRequestSchema } from "../../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
+import { CONTRACT, DURATION, EXCHANGES, maxSessionsIn } from "../../src/contract";
+import { reportCells } from "../../src/db/rows";
+import { validateRequest } from "../../src/ingest/validate";
+import { TYPICAL_CELLS, buildRequest, hourMs, resourceAttrs } from "../support/otlp";
 
 const NOW = Date.UTC(2026, 10, 25, 17, 23);
 const ID = "0b7e5f1c-2d3a-4b5c-8d9e-0f1a2b3c4d5e";

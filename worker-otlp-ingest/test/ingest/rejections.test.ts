@@ -6,9 +6,9 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import type { ExportMetricsServiceRequest } from "../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
-import { AnyValueSchema, KeyValueSchema } from "../src/gen/opentelemetry/proto/common/v1/common_pb";
-import { AggregationTemporality, ExemplarSchema, MetricSchema, SumSchema } from "../src/gen/opentelemetry/proto/metrics/v1/metrics_pb";
+import type { ExportMetricsServiceRequest } from "../../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
+import { AnyValueSchema, KeyValueSchema } from "../../src/gen/opentelemetry/proto/common/v1/common_pb";
+import { AggregationTemporality, ExemplarSchema, MetricSchema, SumSchema } from "../../src/gen/opentelemetry/proto/metrics/v1/metrics_pb";
 import {
 	DAY_MS,
 	HOUR_MS,
@@ -21,8 +21,8 @@ import {
 	nanos,
 	resourceAttrs,
 	resourceOf,
-} from "./support/otlp";
-import { exportResult, send, snapshot, uuid } from "./support/worker";
+} from "../support/otlp";
+import { exportResult, send, snapshot, uuid } from "../support/worker";
 
 const DURATION = "voicemode.session.duration";
 const EXCHANGES = "voicemode.session.exchanges";

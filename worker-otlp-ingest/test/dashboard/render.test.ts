@@ -4,14 +4,14 @@
  * "what is collected", titles that must name contract keys, the palette's contrast.
  */
 import { describe, expect, it } from "vitest";
-import { CONTRACT, DURATION, EXCHANGES, PROVIDERS } from "../src/contract";
-import { TITLES, WINDOWS, renderDashboard, renderProblem } from "../src/dashboard/page";
-import { escapeHtml, formatShare, html } from "../src/dashboard/html";
-import { windowFrom } from "../src/routes/dashboard";
-import { DARK, DASHBOARD_CSS, LIGHT, type Palette } from "../src/dashboard/style";
-import { VERSION_BANDS } from "../src/dashboard/trends";
-import type { Stats } from "../src/stats/window";
-import { parsePage } from "./support/dashboard";
+import { CONTRACT, DURATION, EXCHANGES, PROVIDERS } from "../../src/contract";
+import { TITLES, WINDOWS, renderDashboard, renderProblem } from "../../src/dashboard/page";
+import { escapeHtml, formatShare, html } from "../../src/dashboard/html";
+import { windowFrom } from "../../src/routes/dashboard";
+import { DARK, DASHBOARD_CSS, LIGHT, type Palette } from "../../src/dashboard/style";
+import { VERSION_BANDS } from "../../src/dashboard/trends";
+import type { Stats } from "../../src/stats/window";
+import { parsePage } from "../support/dashboard";
 
 const NOW = Date.UTC(2026, 10, 25, 16, 30);
 
@@ -136,7 +136,7 @@ describe("what is collected", () => {
 	});
 
 	it("uses the contract's descriptions", async () => {
-		const raw = (await import("../../voicemode_otel/contract.json")).default;
+		const raw = (await import("../../../voicemode_otel/contract.json")).default;
 		for (const spec of Object.values(raw.metrics)) expect(section).toContain(escapeHtml(spec.description));
 		for (const spec of Object.values(raw.resource.attributes)) expect(section).toContain(escapeHtml(spec.description));
 	});

@@ -1,11 +1,11 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { DAY_MS, HOUR_MS, hourMs } from "./support/otlp";
-import { utcDay } from "../src/ingest/period";
-import { buildRequest } from "./support/otlp";
-import { exportResult, refresh, send, uuid } from "./support/worker";
+import worker from "../../src/index";
+import { DAY_MS, HOUR_MS, hourMs } from "../support/otlp";
+import { utcDay } from "../../src/ingest/period";
+import { buildRequest } from "../support/otlp";
+import { exportResult, refresh, send, uuid } from "../support/worker";
 
 const MAX_AGE_MS = 90 * DAY_MS;
 

@@ -7,13 +7,13 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cellNames, encodeCells } from "../src/db/cells";
-import { storeReport } from "../src/db/reports";
-import { runBackfill } from "../src/jobs/history";
-import { runRollup } from "../src/jobs/rollup";
-import type { ReportRows } from "../src/db/rows";
-import { liveHistory, storedHistory } from "./support/live-history";
-import { RULE, NO_TOMBSTONE } from "./support/worker";
+import { cellNames, encodeCells } from "../../src/db/cells";
+import { storeReport } from "../../src/db/reports";
+import { runBackfill } from "../../src/jobs/history";
+import { runRollup } from "../../src/jobs/rollup";
+import type { ReportRows } from "../../src/db/rows";
+import { liveHistory, storedHistory } from "../support/live-history";
+import { RULE, NO_TOMBSTONE } from "../support/worker";
 
 const DB = () => env.MIGRATION_DB;
 const HOUR = 3_600;

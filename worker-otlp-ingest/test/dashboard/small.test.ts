@@ -3,10 +3,10 @@
  * so every breakdown is suppressed — and shown as withheld, never as zero.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { DURATION, EXCHANGES } from "../src/contract";
-import { typicalRequest } from "./support/otlp";
-import { exportResult, refresh, send, uuid } from "./support/worker";
-import { get, parsePage } from "./support/dashboard";
+import { DURATION, EXCHANGES } from "../../src/contract";
+import { typicalRequest } from "../support/otlp";
+import { exportResult, refresh, send, uuid } from "../support/worker";
+import { get, parsePage } from "../support/dashboard";
 
 beforeAll(async () => {
 	for (let i = 0; i < 3; i++) expect(await exportResult(await send(typicalRequest(uuid())))).toEqual({});

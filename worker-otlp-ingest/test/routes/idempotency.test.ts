@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { OVERLAP_REASON } from "../src/routes/metrics";
-import { TYPICAL_POINTS, buildRequest, hourMs, typicalRequest } from "./support/otlp";
-import { exportResult, freshIp, reportsOf, send, snapshot, uuid } from "./support/worker";
+import { OVERLAP_REASON } from "../../src/routes/metrics";
+import { TYPICAL_POINTS, buildRequest, hourMs, typicalRequest } from "../support/otlp";
+import { exportResult, freshIp, reportsOf, send, snapshot, uuid } from "../support/worker";
 import { env } from "cloudflare:workers";
 
 /** The ID's accepted reports this hour, as its rate limit counts them (installations, migration 0004). */

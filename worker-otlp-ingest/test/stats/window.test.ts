@@ -1,13 +1,13 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { computeStats } from "../src/stats/window";
-import type { Aggregates, Stats } from "../src/stats/window";
-import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "./support/otlp";
-import { determined } from "./support/derivation";
-import { liveAggregates } from "./support/live-stats";
-import { attackOnStats } from "./support/stats-relations";
-import { exportResult, refresh, send, uuid } from "./support/worker";
+import worker from "../../src/index";
+import { computeStats } from "../../src/stats/window";
+import type { Aggregates, Stats } from "../../src/stats/window";
+import { DAY_MS, buildRequest, hourMs, resourceAttrs } from "../support/otlp";
+import { determined } from "../support/derivation";
+import { liveAggregates } from "../support/live-stats";
+import { attackOnStats } from "../support/stats-relations";
+import { exportResult, refresh, send, uuid } from "../support/worker";
 
 const DURATION = "voicemode.session.duration";
 const EXCHANGES = "voicemode.session.exchanges";

@@ -6,11 +6,11 @@
 import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
-import { BACKLOG_LIMIT, assessHealth, type Health } from "../src/routes/health";
-import { typicalRequest } from "./support/otlp";
-import { send, uuid } from "./support/worker";
+import worker from "../../src/index";
+import { RETENTION_CRON, ROLLUP_CRON } from "../../src/jobs/cron";
+import { BACKLOG_LIMIT, assessHealth, type Health } from "../../src/routes/health";
+import { typicalRequest } from "../support/otlp";
+import { send, uuid } from "../support/worker";
 
 const scheduled = (cron: string, nowMs: number) => worker.scheduled(createScheduledController({ scheduledTime: nowMs, cron }), env);
 

@@ -7,15 +7,15 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cellNames, encodeCells } from "../src/db/cells";
-import { DURATION } from "../src/contract";
-import { storeReport } from "../src/db/reports";
-import { renderTrends } from "../src/dashboard/trends";
-import { utcDay } from "../src/ingest/period";
-import { tombstoneKey } from "../src/ingest/tombstone";
-import type { Cell, Series, SeriesBucket } from "../src/stats/series";
-import { get, parseTrends } from "./support/dashboard";
-import { refresh } from "./support/worker";
+import { cellNames, encodeCells } from "../../src/db/cells";
+import { DURATION } from "../../src/contract";
+import { storeReport } from "../../src/db/reports";
+import { renderTrends } from "../../src/dashboard/trends";
+import { utcDay } from "../../src/ingest/period";
+import { tombstoneKey } from "../../src/ingest/tombstone";
+import type { Cell, Series, SeriesBucket } from "../../src/stats/series";
+import { get, parseTrends } from "../support/dashboard";
+import { refresh } from "../support/worker";
 
 const HOUR = 3_600;
 const DAY = 86_400;

@@ -6,8 +6,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SET_ASIDE_AFTER, type StepEnd } from "../src/db/queue";
-import { describeError, drain, type Queue } from "../src/jobs/steps";
+import { SET_ASIDE_AFTER, type StepEnd } from "../../src/db/queue";
+import { describeError, drain, type Queue } from "../../src/jobs/steps";
 
 /** A queue in memory: installation IDs (sorted) with their queued report counts. */
 class MemoryQueue implements Queue {

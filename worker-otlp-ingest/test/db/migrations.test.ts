@@ -7,12 +7,12 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runRollup } from "../src/jobs/rollup";
-import { aggregatesFrom } from "../src/stats/window";
-import { readRollups } from "../src/db/rollups";
-import { TYPICAL_CELLS, TYPICAL_STORED } from "./support/otlp";
-import { liveAggregates, sorted } from "./support/live-stats";
-import { RULE } from "./support/worker";
+import { runRollup } from "../../src/jobs/rollup";
+import { aggregatesFrom } from "../../src/stats/window";
+import { readRollups } from "../../src/db/rollups";
+import { TYPICAL_CELLS, TYPICAL_STORED } from "../support/otlp";
+import { liveAggregates, sorted } from "../support/live-stats";
+import { RULE } from "../support/worker";
 
 const DB = () => env.MIGRATION_DB;
 const NOW = Date.UTC(2026, 10, 25, 12);
