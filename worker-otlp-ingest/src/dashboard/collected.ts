@@ -12,7 +12,7 @@ interface Described {
 	readonly description?: string;
 }
 
-// contract.ts keeps only what validation needs; the descriptions are read here.
+// ../contract.ts keeps only what validation needs; the descriptions are read here.
 const METRIC_TEXT: Readonly<Record<string, Described>> = raw.metrics;
 const POINT_TEXT: Readonly<Record<string, Described>> = raw.point_attributes;
 const RESOURCE_TEXT: Readonly<Record<string, Described>> = raw.resource.attributes;

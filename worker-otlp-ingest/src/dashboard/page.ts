@@ -2,7 +2,7 @@
  * The public usage dashboard (GET /): one self-contained HTML page rendered on the
  * server from the same `Stats` object /v1/stats serializes, so the page and the JSON
  * can never disagree. Pure: stats, threshold and clock in, a string out — no `env`, no
- * I/O. No JavaScript, no external resource; the stylesheet is inline (dashboard-style.ts)
+ * I/O. No JavaScript, no external resource; the stylesheet is inline (style.ts)
  * and every value goes through the escaping `html` tag.
  *
  * What is charted comes from the stats object and the contract (bins, closed value

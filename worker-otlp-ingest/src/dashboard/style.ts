@@ -1,6 +1,6 @@
 /**
  * The dashboard's only stylesheet, inlined in a <style> element and allowed by the
- * Content-Security-Policy through its SHA-256 hash (dashboard-route.ts hashes this exact
+ * Content-Security-Policy through its SHA-256 hash (routes/dashboard.ts hashes this exact
  * string). No style="" attributes anywhere: the policy would block them. System fonts
  * only; a light and a dark palette whose text colours are tested to keep a contrast of
  * at least 4.5:1 (WCAG AA) against both backgrounds.

@@ -1,7 +1,7 @@
 /**
  * The history's buckets: UTC days and weeks (Monday to Sunday), how long they are kept,
  * which facts they count, and the shape of a stored row. Pure; shared by the SQL
- * (history-db.ts) and the shaping (series.ts).
+ * (history.ts) and the shaping (stats/series.ts).
  */
 
 export const DAY_SECONDS = 86_400;

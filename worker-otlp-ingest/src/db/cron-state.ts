@@ -1,7 +1,7 @@
 /**
  * Every SQL statement on `cron_state` (migrations 0005 and 0006): the heartbeat each
  * cron run ends with, and the one-row read behind GET /v1/health. What is stored is
- * times, counts and step failures described without values (src/steps.ts
+ * times, counts and step failures described without values (jobs/steps.ts
  * describeError), never an ID.
  */
 import type { Established } from "./established";

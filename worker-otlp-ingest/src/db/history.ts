@@ -154,7 +154,7 @@ export function countInHistory(db: D1Database, upTo: string, durationMetric: str
 	return db.prepare(sql).bind(upTo, durationMetric);
 }
 
-/** Where the next backfill step ends (as rollup-db.ts nextStepEnd); null when nothing takeable is left. */
+/** Where the next backfill step ends (as rollups.ts nextStepEnd); null when nothing takeable is left. */
 export function nextBackfillEnd(db: D1Database, size: number): Promise<StepEnd | null> {
 	return nextEnd(db, "series_backfill", size, DEFAULT_ESTABLISHED);
 }

@@ -1,10 +1,11 @@
 /**
  * The SQL both queues of stored reports share (`rollup_pending`, `series_backfill`):
  * which queued reports a step may take, how a step's end is found, and how a failed
- * run is counted (migrations 0006 and 0008, src/steps.ts). A queued report is takeable
- * unless it was set aside after SET_ASIDE_AFTER failed runs, and — for new reports
- * (`rollup_pending`) — only once its installation is established (established.ts). The
- * backfill holds reports the rollups published before that rule existed.
+ * run is counted (migrations 0006 and 0008; jobs/steps.ts drains the queues). A queued
+ * report is takeable unless it was set aside after SET_ASIDE_AFTER failed runs, and —
+ * for new reports (`rollup_pending`) — only once its installation is established
+ * (established.ts). The backfill holds reports the rollups published before that rule
+ * existed.
  */
 import type { Established } from "./established";
 

@@ -1,7 +1,7 @@
 /**
  * Every SQL statement of the Worker on reports, installations and rate limits, as
  * prepared statements with numbered placeholders; the rollup tables' statements are in
- * rollup-db.ts, and batches here include them where a change must reach both. The
+ * rollups.ts, and batches here include them where a change must reach both. The
  * schema itself lives only in migrations/.
  */
 import type { Bucket } from "../ingest/ratelimit";
@@ -79,7 +79,7 @@ WHERE window_start = ?1 AND bucket = ?2 AND hits >= max_hits`;
  * written: the report row (with its index entry; a trigger puts it in the rollup queue),
  * the installation upsert, which also counts the ID's hourly limit (`buckets[0].maxHits`),
  * and the IP bucket's hit (`buckets[1]`) — each only while no tombstone `erased` (the
- * ID's key, tombstone.ts) exists: an erased ID writes nothing. Any failure rolls all of
+ * ID's key, ingest/tombstone.ts) exists: an erased ID writes nothing. Any failure rolls all of
  * it back; the stored state is then read to say why (a duplicate, an overlap, a full
  * limit), so no D1 error message is ever parsed. Duplicates and refusals write nothing.
  */

@@ -262,7 +262,7 @@ export function failStep(db: D1Database, telemetryId: string): Promise<number> {
 
 /**
  * One step of the rollup, one DB.batch (one transaction): the pending reports of
- * telemetry IDs up to `upTo` are added to the rollups and to the history (history-db.ts) and dequeued,
+ * telemetry IDs up to `upTo` are added to the rollups and to the history (history.ts) and dequeued,
  * and `as_of` becomes `asOf` (Unix seconds) if nothing is left pending. Ingest batches
  * cannot interleave, so a report is either in this step entirely or left for the next;
  * a second run finds nothing pending and changes nothing.
@@ -296,7 +296,7 @@ export async function rollupStep(db: D1Database, upTo: string, asOf: number, rul
  * like the history's. So an erasure changes no published number — two reads around it
  * are equal (docs/privacy.md) — and the installation's counts leave the windows as
  * their hours age, as those of any installation that stops reporting do. Its
- * tombstone (db.ts) outlives them: no report of the ID can come back in the meantime.
+ * tombstone (reports.ts) outlives them: no report of the ID can come back in the meantime.
  */
 export function forgetInRollups(db: D1Database, telemetryId: string): D1PreparedStatement[] {
 	return [

@@ -1,6 +1,6 @@
 /**
  * Translation of a validated report into the D1 rows that store it (see
- * migrations/0001_init.sql and 0002_rollups.sql). Pure: db.ts only binds these values.
+ * migrations/0001_init.sql and 0002_rollups.sql). Pure: reports.ts only binds these values.
  *
  * A report's histogram bins and provider counts become "cells": one per non-empty bin
  * or provider, held in the report row's `cells` column as a JSON array of compact

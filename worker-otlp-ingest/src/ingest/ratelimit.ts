@@ -1,6 +1,6 @@
 /**
  * Rate-limit buckets. The counting itself is done by upserts in the report's own DB.batch
- * (db.ts): the ID's hourly count lives in its `installations` row, which every accepted
+ * (db/reports.ts): the ID's hourly count lives in its `installations` row, which every accepted
  * report upserts anyway (migration 0004), and the IP's in `rate_limits`. A CHECK on each
  * count makes an over-limit batch roll back whole, so both limits hold under any
  * concurrency and cost no extra round trip or row. Only stored reports count: invalid,
@@ -9,7 +9,7 @@
  * Client IPs never reach storage: the IP bucket is HMAC-SHA256(IP_HASH_KEY, ip ‖ UTC
  * day). Without the secret the hash cannot be brute-forced over the IPv4 space, and
  * the day in the input makes buckets of different days unlinkable. Erasures count in a
- * bucket of their own (`erase:` with the same hash), counted the same way (db.ts).
+ * bucket of their own (`erase:` with the same hash), counted the same way (db/reports.ts).
  */
 import { hmacHex } from "./hmac";
 

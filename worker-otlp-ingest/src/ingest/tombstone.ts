@@ -1,7 +1,7 @@
 /**
  * The tombstone an erasure leaves (migration 0007): a keyed hash of the erased ID, never
  * the ID, kept as long as a report of the ID could still be accepted, so that no replay
- * and no report still in flight can store the ID again (db.ts checks it inside each
+ * and no report still in flight can store the ID again (db/reports.ts checks it inside each
  * report's batch). The client never makes a report for an ID it gave up, so every report
  * of an erased ID that could still arrive ended before the erasure: the Worker refuses
  * it anyway once it ended more than the contract's max_age ago. The longest period

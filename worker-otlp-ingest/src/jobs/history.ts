@@ -1,5 +1,5 @@
 /**
- * The history's cron work (SQL in history-db.ts): the backfill of reports stored before
+ * The history's cron work (SQL in db/history.ts): the backfill of reports stored before
  * migration 0005, in bounded steps like the rollup's, and the daily sealing and
  * two-year retention. New reports need no job of their own: each rollup step counts
  * them into the history in its own transaction.

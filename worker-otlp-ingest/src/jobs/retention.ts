@@ -1,7 +1,7 @@
 /**
  * Retention, run by the cron trigger: nothing is kept longer than the contract's
  * max_age (90 days), the same age past which the Worker refuses a report; expired
- * rate-limit windows and tombstones past their time (tombstone.ts) go too. (The
+ * rate-limit windows and tombstones past their time (ingest/tombstone.ts) go too. (The
  * day/week history, which holds no installation ID, is kept two years: history.ts.)
  */
 import { CONTRACT } from "../contract";

@@ -1,6 +1,6 @@
 /**
  * The rollup job: takes the reports stored since its last run (`rollup_pending`) into
- * the hourly rollups that /v1/stats and the dashboard read (rollup-db.ts has the SQL
+ * the hourly rollups that /v1/stats and the dashboard read (db/rollups.ts has the SQL
  * and the invariant). Run by the hourly cron; `wrangler dev` can also run it before
  * each stats read (ROLLUP_ON_READ, set by scripts/dev.sh), so local tools see what they
  * just sent.
@@ -39,7 +39,7 @@ export type RollupRun = Drained;
 /**
  * Runs steps until nothing takeable is pending or `maxSteps` slots are used; `nowMs`
  * becomes `as_of`. Only established installations' reports are takeable (`rule`,
- * established.ts); the others wait. A failing step is cut down to the installation whose reports fail,
+ * db/established.ts); the others wait. A failing step is cut down to the installation whose reports fail,
  * and set aside after SET_ASIDE_AFTER failed runs (steps.ts), so it never blocks the rest.
  */
 export function runRollup(

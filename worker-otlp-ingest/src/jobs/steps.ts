@@ -1,7 +1,7 @@
 /**
  * Draining a queue of stored reports in bounded steps (the rollup's and the history
  * backfill's), so that no batch that keeps failing can block what is queued behind it.
- * Pure control flow: the queue's SQL is passed in (rollup-db.ts, history-db.ts).
+ * Pure control flow: the queue's SQL is passed in (db/rollups.ts, db/history.ts).
  *
  * A step takes every queued report of the telemetry IDs up to a bound, in one D1
  * batch. When a step fails, the next one covers half as many reports from the same

@@ -7,7 +7,7 @@
  *   - more reports wait for the rollups than one run can take (BACKLOG_LIMIT);
  *   - reports have waited, and `as_of` not moved, for AS_OF_STALE_SECONDS;
  *   - a step of the last hourly or daily run failed (named, from the first such run);
- *   - reports were set aside after failing SET_ASIDE_AFTER rollup runs (steps.ts).
+ *   - reports were set aside after failing SET_ASIDE_AFTER rollup runs (db/queue.ts).
  * Reads two rows (cron_state, rollup_state), so polling it every minute costs nothing.
  * Never cached. The numbers are counts and times only; failures are step names and
  * error descriptions without values.
@@ -32,7 +32,7 @@ export interface Health {
 		readonly last_run: string | null;
 		readonly age_seconds: number | null;
 		readonly pending: number;
-		/** Reports of installations not yet established (established.ts): expected, not a problem. */
+		/** Reports of installations not yet established (db/established.ts): expected, not a problem. */
 		readonly waiting_for_establishment: number;
 		readonly set_aside: number;
 		readonly failed: string | null;

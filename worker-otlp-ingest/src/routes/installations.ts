@@ -1,7 +1,7 @@
 /**
  * DELETE /v1/installations/{id}: the client's erasure (`forget`, and every opt-out once
  * a report was delivered). Removes every row of the installation and leaves a tombstone
- * (tombstone.ts) so that no row of the ID is ever stored again; answers 204 whether or
+ * (ingest/tombstone.ts) so that no row of the ID is ever stored again; answers 204 whether or
  * not anything was stored, so a retried erasure is harmless and the answer says nothing
  * about whether the ID was known. Limited per client address like reports (429 with
  * Retry-After past it, for known and unknown IDs alike). The ID must look like one (the

@@ -27,7 +27,7 @@ const MAX_REASONS = 4;
 
 export const OVERLAP_REASON = "period: overlaps a stored report with other bounds";
 /**
- * The reason for a report of an erased ID (tombstone.ts): the same shape as every
+ * The reason for a report of an erased ID (ingest/tombstone.ts): the same shape as every
  * refusal, and no more than the sender needs — this ID's reports are not taken.
  */
 export const ERASED_REASON = "voicemode.telemetry.id: not accepted";

@@ -1,6 +1,6 @@
 /**
- * GET /v1/stats?days=N: the public aggregates of the window as JSON (stats.ts), and
- * with `series=day|week` the window's time series instead (series.ts): per day or week,
+ * GET /v1/stats?days=N: the public aggregates of the window as JSON (stats/window.ts), and
+ * with `series=day|week` the window's time series instead (stats/series.ts): per day or week,
  * from the two-year history, so `days` may then reach back 730 days. Cacheable for a
  * few minutes: the rollups move once an hour.
  */

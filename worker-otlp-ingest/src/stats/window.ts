@@ -39,7 +39,7 @@ export interface TransportAggregate extends Aggregate {
 }
 
 export interface FactAggregate {
-	/** An installations column (see rows.ts INSTALLATION_COLUMNS). */
+	/** An installations column (see db/rows.ts INSTALLATION_COLUMNS). */
 	readonly column: string;
 	/** NULL when clients did not send the fact. */
 	readonly value: string | null;

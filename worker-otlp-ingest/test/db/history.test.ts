@@ -1,5 +1,5 @@
 /**
- * The day/week history (src/history-db.ts) equals the live aggregation: random reports
+ * The day/week history (src/db/history.ts) equals the live aggregation: random reports
  * (late and out of order ones included), cron runs of random step sizes, forgets,
  * retention (with sealing) and time passing, interleaved; after every operation the
  * stored history equals COUNT(DISTINCT)/SUM per bucket over every report ever counted

@@ -18,7 +18,7 @@ const DB = () => env.MIGRATION_DB;
 const NOW = Date.UTC(2026, 10, 25, 12);
 const END = NOW / 1000 - 3600;
 
-/** As rows.ts wrote cells before 0002: verbose objects, in its canonical order (transport names sorted). */
+/** As src/db/rows.ts wrote cells before 0002: verbose objects, in its canonical order (transport names sorted). */
 const OLD = {
 	typical: JSON.stringify(TYPICAL_CELLS),
 	single: '[{"metric":"voicemode.session.duration","transport":"unknown","bin":">60min","sessions":1},{"metric":"voicemode.session.providers","role":"stt","provider":"unknown","sessions":1}]',

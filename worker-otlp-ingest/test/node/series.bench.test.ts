@@ -1,5 +1,5 @@
 /**
- * CPU cost of shaping and suppressing a time series (src/series.ts computeSeries), the
+ * CPU cost of shaping and suppressing a time series (src/stats/series.ts computeSeries), the
  * part of GET /v1/stats?series= and of the dashboard that is not D1, measured in Node
  * (workerd freezes its clocks). Rows shaped like a busy day: every contract cell, five
  * versions, three OS values, one small cell per bucket (so every bucket needs a

@@ -1,7 +1,7 @@
 /**
  * GET /v1/stats?series=day|week: the shape, the numbers (equal to what was sent, at
  * threshold 1), suppression at the default threshold with no withheld cell computable
- * from the same bucket, the parameters; and src/series.ts's computeSeries on random
+ * from the same bucket, the parameters; and src/stats/series.ts's computeSeries on random
  * microdata (fast-check): every published number exact and backed by enough
  * installations, none computable from the rest.
  */
@@ -184,7 +184,7 @@ const installation = fc.record({
 const cid = (...keys: string[]): string => JSON.stringify(keys);
 const COLUMN = Object.fromEntries(FACT_KEYS.map((k) => [k, INSTALLATION_COLUMNS[k] ?? k]));
 
-/** The history rows and the true cells per bucket, as history-db.ts would store them. */
+/** The history rows and the true cells per bucket, as src/db/history.ts would store them. */
 type Installation = typeof installation extends fc.Arbitrary<infer T> ? T : never;
 
 function microdata(installs: readonly Installation[], starts: readonly number[]): { rows: SeriesRow[]; truths: Map<string, number>[] } {

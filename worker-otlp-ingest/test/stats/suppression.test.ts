@@ -1,5 +1,5 @@
 /**
- * Complementary suppression (src/suppression.ts) against an independent oracle: on
+ * Complementary suppression (src/stats/suppression.ts) against an independent oracle: on
  * random tables of star-shaped relations (a total, several decompositions of it), no
  * withheld non-empty cell is determined by the published numbers — checked by Gaussian
  * elimination (test/support/derivation.ts), with the worst-case attacker who knows
