@@ -1,6 +1,7 @@
 /**
  * voicemode-otel ingest Worker: the router and the cron entry point. Each route is a
- * small handler in its own module; see README.md for the endpoints.
+ * small handler in its own module (routes/), each cron step a job (jobs/); README.md is
+ * the map of src/, docs/worker-api.md the endpoints.
  */
 import { runScheduled } from "./jobs/cron";
 import { handleDashboard } from "./routes/dashboard";

@@ -7,7 +7,7 @@
  * series_backfill): series_buckets(grain, start, key).total = the sessions (reports) of
  * those reports in the bucket with that key, and .installations = the distinct
  * installations among them — exactly, for buckets the raw reports still cover
- * (test/history.test.ts checks it against COUNT(DISTINCT) on random data). Counting an
+ * (test/db/history.test.ts checks it against COUNT(DISTINCT) on random data). Counting an
  * installation once per bucket needs to know whether it was counted there before:
  * the step reads the installation's other reports in the same bucket (a few, found by
  * primary key), never its whole history. Facts count once per installation and bucket,

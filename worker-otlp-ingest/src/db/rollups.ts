@@ -16,7 +16,7 @@
  *     and per key the hour of its latest processed report with that key (`key_hours`;
  *     a key whose hour retention has passed may linger there, counted nowhere).
  * So SUM over hour > since equals the live aggregation over the processed reports
- * whose period ended after `since`, for any `since` (test/rollup.test.ts checks it on
+ * whose period ended after `since`, for any `since` (test/db/rollups.test.ts checks it on
  * random data). Stat keys come from the `report_cells` view by name, exactly as the
  * live query grouped them: (metric, bin), (metric, role, provider), (duration, transport).
  */

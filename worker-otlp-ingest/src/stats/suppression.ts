@@ -22,7 +22,7 @@
  * relation is withheld too (a complementary suppression), and the check starts over
  * until nothing is determined. In the star-shaped relations used here (one total,
  * parts that each belong to one relation) this check is exact: no linear combination
- * of the relations isolates a protected cell (test/suppression.test.ts verifies it
+ * of the relations isolates a protected cell (test/stats/suppression.test.ts verifies it
  * with Gaussian elimination on random tables).
  */
 

@@ -1,7 +1,7 @@
 /**
  * CPU cost of the pure part of ingestion (decode + validate + translate to rows) for a
  * typical report, measured in Node: workerd freezes its clocks during execution, so
- * this cannot be timed inside the Worker. Printed for the README; the assertion only
+ * this cannot be timed inside the Worker. Printed for docs/worker-api.md; the assertion only
  * guards against an order-of-magnitude regression.
  */
 import { randomUUID } from "node:crypto";
