@@ -156,7 +156,9 @@ def provider_counts(request: ExportMetricsServiceRequest) -> dict[tuple[str, str
 def test_a_week_of_reports_in_prometheus_equals_the_preview(prometheus: Prometheus, tmp_path: Path) -> None:
     """Seven daily reports via voicemode-prometheus.yaml: each le bucket in PromQL is what preview shows."""
     require(PROMETHEUS_BINARY)
-    end = floor_hour(datetime.now(timezone.utc))
+    # 20:00 UTC yesterday, whatever the time now: which sessions of the seeded week fall into
+    # each UTC day then never changes (ending the week "now", a day could be empty after midnight).
+    end = floor_hour(datetime.now(timezone.utc)).replace(hour=20) - timedelta(days=1)
     start = end - timedelta(days=WEEK)
     paths = Paths(tmp_path / "voicemode")
     environ = {"VOICEMODE_BASE_DIR": str(paths.base)}

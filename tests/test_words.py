@@ -75,4 +75,5 @@ def test_readme_says_the_id_free_totals_remain() -> None:
     row = next(line for line in README.splitlines() if line.startswith("| `voicemode-otel disable` |"))
     assert "share of the daily and weekly totals" in row and "no ID" in row, row
     privacy = " ".join((ROOT / "docs" / "privacy.md").read_text(encoding="utf-8").split())
-    assert "The daily and weekly counts it contributed to stay as they are" in privacy
+    assert "added to the sums (hourly, daily, weekly) stays there" in privacy
+    assert "those sums hold no ID" in privacy
