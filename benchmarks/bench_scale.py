@@ -132,7 +132,7 @@ def source_constant(path: str, pattern: str) -> str:
     return found.group(1)
 
 
-ROLLUP_CRON = source_constant("src/cron.ts", r'export const ROLLUP_CRON = "([^"]+)"')
+ROLLUP_CRON = source_constant("src/jobs/cron.ts", r'export const ROLLUP_CRON = "([^"]+)"')
 
 
 @dataclass
@@ -148,7 +148,7 @@ class CronRuns:
 
 
 def logged_runs(worker: LocalWorker) -> list[dict[str, object]]:
-    """The ``rollup {...}`` lines the cron logged so far (src/cron.ts)."""
+    """The ``rollup {...}`` lines the cron logged so far (src/jobs/cron.ts)."""
     assert worker.log_path is not None
     return [
         json.loads(line[line.index("rollup {") + len("rollup ") :])
@@ -189,13 +189,13 @@ UNION ALL SELECT 'transport', metric, transport, '', SUM(sessions), COUNT(DISTIN
   FROM report_cells WHERE period_end > :since AND metric = :duration GROUP BY transport
 """
 LIVE_FACTS = "SELECT 'fact', '{c}', coalesce({c}, ''), '', 0, COUNT(*) FROM installations WHERE telemetry_id IN (SELECT telemetry_id FROM reports WHERE period_end > :since) GROUP BY 3"
-ROLLUP = source_constant("src/rollup-db.ts", r"const READ = `(.*?)`;")
+ROLLUP = source_constant("src/db/rollups.ts", r"const READ = `(.*?)`;")
 _DAYS, _SPAN = re.fullmatch(
     r"\{ days: (\d+), spanDays: (\d+) \}",
-    source_constant("src/established.ts", r"export const DEFAULT_ESTABLISHED: Established = (\{.*?\});"),
+    source_constant("src/db/established.ts", r"export const DEFAULT_ESTABLISHED: Established = (\{.*?\});"),
 ).groups()  # type: ignore[union-attr]
 DEPLOYED_ESTABLISHED = f"{_DAYS}/{_SPAN}"
-"""The establishment rule a deployment runs (``src/established.ts``): the Worker here runs it too."""
+"""The establishment rule a deployment runs (``src/db/established.ts``): the Worker here runs it too."""
 ESTABLISHED = (
     "telemetry_id IN (SELECT telemetry_id FROM installations"
     " WHERE days_seen >= :est_days AND julianday(last_seen_day) - julianday(first_seen_day) >= :est_span)"
@@ -206,7 +206,7 @@ LIVE = LIVE.replace("WHERE period_end > :since", f"WHERE period_end > :since AND
 LIVE_FACTS = LIVE_FACTS.replace("WHERE telemetry_id IN", f"WHERE {ESTABLISHED} AND telemetry_id IN")
 FACT_COLUMNS = tuple(
     re.findall(
-        r'"(\w+)",', source_constant("src/rows.ts", r"export const INSTALLATION_COLUMNS\b.*?\{(.*?)\};")
+        r'"(\w+)",', source_constant("src/db/rows.ts", r"export const INSTALLATION_COLUMNS\b.*?\{(.*?)\};")
     )
 )
 """The installations columns holding environment facts, as the Worker names them (``rows.ts``)."""

@@ -227,8 +227,8 @@ def cpu_per_report(probe: BenchWorker) -> Row:
 
 
 def _retention_writes(probe: BenchWorker) -> list[int]:
-    """Rows written by each of the retention job's DELETEs (``deleteExpired`` in src/db.ts), all expired."""
-    source = (WORKER / "src" / "db.ts").read_text(encoding="utf-8")
+    """Rows written by each of the retention job's DELETEs (``deleteExpired`` in src/db/reports.ts), all expired."""
+    source = (WORKER / "src" / "db" / "reports.ts").read_text(encoding="utf-8")
     body = source[source.index("export async function deleteExpired") :]
     statements = re.findall(r'db\.prepare\("(DELETE FROM [^"]+)"\)', body[: body.index("\n}\n")])
     assert len(statements) == 4, statements
@@ -307,7 +307,7 @@ def gzip_bombs(worker: LocalWorker, probe: BenchWorker) -> Row:
         f"VmHWM of the workerd running each Worker, before and after {BOMBS} simultaneous POSTs of a "
         f"{len(bomb_memory.bomb())} B gzip body holding 64 MiB of zeros; both answer 413. The Worker feeds "
         "256 compressed bytes at a time and writes the next only once the last step's output was read "
-        "(src/body.ts); the reference hands DecompressionStream the whole body, as the Worker did before",
+        "(src/ingest/body.ts); the reference hands DecompressionStream the whole body, as the Worker did before",
     )
 
 

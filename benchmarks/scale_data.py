@@ -4,9 +4,9 @@ A population of installations, each with a usage class (how often VoiceMode is u
 how many sessions a day), a UTC hour at which its server starts and reports, and
 environment facts. Each day it is used gives one report whose period runs from the
 previous report's end (at most 7 days back, as the client sends) to that hour: exactly
-the rows the Worker writes for it (``worker-otlp-ingest/src/rows.ts``). Cells are
+the rows the Worker writes for it (``worker-otlp-ingest/src/db/rows.ts``). Cells are
 computed here from simulated sessions with the contract's bins, in the Worker's compact
-encoding (``src/cells.ts``: ``[metric, transport|role, bin|provider, sessions]`` as
+encoding (``src/db/cells.ts``: ``[metric, transport|role, bin|provider, sessions]`` as
 contract indexes) and canonical order; ``bench_scale`` checks that spelling against
 what the real Worker stores for the same sessions sent through the real pipeline.
 

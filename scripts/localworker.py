@@ -30,11 +30,11 @@ WORKER = ROOT / "worker-otlp-ingest"
 
 
 def rollup_cron() -> str:
-    """The hourly cron string the Worker dispatches on (``src/cron.ts`` ROLLUP_CRON)."""
-    source = (WORKER / "src" / "cron.ts").read_text(encoding="utf-8")
+    """The hourly cron string the Worker dispatches on (``src/jobs/cron.ts`` ROLLUP_CRON)."""
+    source = (WORKER / "src" / "jobs" / "cron.ts").read_text(encoding="utf-8")
     found = re.search(r'export const ROLLUP_CRON = "([^"]+)"', source)
     if found is None:
-        raise RuntimeError("ROLLUP_CRON not found in src/cron.ts")
+        raise RuntimeError("ROLLUP_CRON not found in src/jobs/cron.ts")
     return found.group(1)
 
 
@@ -197,7 +197,7 @@ class LocalWorker:
         """Runs the Worker's scheduled handler now (wrangler dev's ``/cdn-cgi/local/scheduled``).
 
         With ``cron`` None it runs what the daily trigger runs: retention, then the
-        rollup job and the history; with the hourly trigger's string (``src/cron.ts`` ROLLUP_CRON), the
+        rollup job and the history; with the hourly trigger's string (``src/jobs/cron.ts`` ROLLUP_CRON), the
         rollup only. ``stats()`` needs no refresh unless ``rollup_on_read`` is False: the
         Worker then brings its rollups up to date before every stats read.
         """

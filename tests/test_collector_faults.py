@@ -33,11 +33,11 @@ BACKEND_EXPORTER = "otlp_http/own_backend"
 
 
 def status(code: int, message: str) -> bytes:
-    """A google.rpc.Status body as the Worker writes it (src/http.ts)."""
+    """A google.rpc.Status body as the Worker writes it (src/routes/http.ts)."""
     return Status(code=code, message=message).SerializeToString()
 
 
-# What the Worker answers (src/ingest.ts), with Retry-After shortened so the test need not wait.
+# What the Worker answers (src/routes/metrics.ts), with Retry-After shortened so the test need not wait.
 RATE_LIMITED = Behaviour(
     429, (("Retry-After", "2"),), body=status(8, "rate limit exceeded; retry after the hour")
 )

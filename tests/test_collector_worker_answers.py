@@ -262,7 +262,7 @@ def replay(answer: Answer, retry_after: str) -> Behaviour:
 
 
 def worker_503() -> Answer:
-    """The Worker's 503 when D1 fails (src/ingest.ts), encoded as src/http.ts encodes it."""
+    """The Worker's 503 when D1 fails (src/routes/metrics.ts), encoded as src/routes/http.ts encodes it."""
     body = Status(code=14, message="storage unavailable").SerializeToString()
     return Answer(503, {"content-type": "application/x-protobuf", "retry-after": "60"}, body)
 

@@ -21,10 +21,10 @@ ALLOWANCE = 3 * bomb_memory.MIB
 
 
 def decoded_cap() -> int:
-    """``LIMITS.decodedBytes`` of ``src/body.ts``: the most the Worker may inflate."""
-    source = (WORKER / "src" / "body.ts").read_text(encoding="utf-8")
+    """``LIMITS.decodedBytes`` of ``src/ingest/body.ts``: the most the Worker may inflate."""
+    source = (WORKER / "src" / "ingest" / "body.ts").read_text(encoding="utf-8")
     found = re.search(r"decodedBytes: (\d+) \* (\d+),", source)
-    assert found is not None, "decodedBytes not found in src/body.ts"
+    assert found is not None, "decodedBytes not found in src/ingest/body.ts"
     return int(found.group(1)) * int(found.group(2))
 
 

@@ -33,7 +33,7 @@ export default defineConfig(async () => {
 								// test/published.test.ts runs the deployed rule, and
 								// test/contract.test.ts checks wrangler.jsonc ships it.
 								bindings: { TEST_MIGRATIONS: migrations, IP_HASH_KEY: TEST_IP_HASH_KEY, STATS_ESTABLISHED: "1/0" },
-								// A second database, migrated step by step by test/migrations.test.ts.
+								// A second database, migrated step by step by test/db/migrations.test.ts.
 								d1Databases: { MIGRATION_DB: "migration-test-db" },
 							},
 						}),

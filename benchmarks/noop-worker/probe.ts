@@ -19,12 +19,12 @@
  *                   (the body handed to DecompressionStream in one piece, the output
  *                   read up to 1 MiB): 413 past it. The reference of the bomb row.
  */
-import { storeReport } from "../../worker-otlp-ingest/src/db";
-import { decodeRequest } from "../../worker-otlp-ingest/src/otlp";
-import { currentWindow, idBucket, ipBucket } from "../../worker-otlp-ingest/src/ratelimit";
-import { toRows } from "../../worker-otlp-ingest/src/rows";
-import { tombstoneKey } from "../../worker-otlp-ingest/src/tombstone";
-import { validateRequest, type ValidReport } from "../../worker-otlp-ingest/src/validate";
+import { storeReport } from "../../worker-otlp-ingest/src/db/reports";
+import { decodeRequest } from "../../worker-otlp-ingest/src/ingest/otlp";
+import { currentWindow, idBucket, ipBucket } from "../../worker-otlp-ingest/src/ingest/ratelimit";
+import { toRows } from "../../worker-otlp-ingest/src/db/rows";
+import { tombstoneKey } from "../../worker-otlp-ingest/src/ingest/tombstone";
+import { validateRequest, type ValidReport } from "../../worker-otlp-ingest/src/ingest/validate";
 
 interface Env {
 	DB: D1Database;

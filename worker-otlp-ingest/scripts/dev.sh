@@ -16,7 +16,7 @@
 #                             0: as deployed, only the cron does (trigger it with
 #                             curl http://127.0.0.1:PORT/cdn-cgi/local/scheduled)
 #   STATS_ESTABLISHED         1/0 (default here): every installation counts at once, so a
-#                             demo shows what it sent; 3/7 as deployed (src/established.ts)
+#                             demo shows what it sent; 3/7 as deployed (src/db/established.ts)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$WORKER_DIR"

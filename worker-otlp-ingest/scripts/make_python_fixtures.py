@@ -44,7 +44,7 @@ from voicemode_otel.sessions import SESSION_GAP, Session
 
 HOUR = timedelta(hours=1)
 
-# Which installations column holds which resource attribute (the Worker's rows.ts).
+# Which installations column holds which resource attribute (the Worker's src/db/rows.ts).
 INSTALLATION_COLUMNS = {
     "service.version": "service_version",
     "os.type": "os_type",

@@ -1,17 +1,18 @@
 /**
  * voicemode-otel ingest Worker: the router and the cron entry point. Each route is a
- * small handler in its own module; see README.md for the endpoints.
+ * small handler in its own module (routes/), each cron step a job (jobs/); README.md is
+ * the map of src/, docs/worker-api.md the endpoints.
  */
-import { runScheduled } from "./cron";
-import { handleDashboard } from "./dashboard-route";
-import { establishedFrom } from "./established";
-import { handleHealth } from "./health";
-import { handleDeleteInstallation } from "./installations";
-import { handleMetrics } from "./ingest";
-import { errorResponse, methodNotAllowed, notFound } from "./http";
-import { encodingOf, type Encoding } from "./otlp";
-import { minInstallationsFrom } from "./stats";
-import { handleStats } from "./stats-route";
+import { runScheduled } from "./jobs/cron";
+import { handleDashboard } from "./routes/dashboard";
+import { establishedFrom } from "./db/established";
+import { handleHealth } from "./routes/health";
+import { handleDeleteInstallation } from "./routes/installations";
+import { handleMetrics } from "./routes/metrics";
+import { errorResponse, methodNotAllowed, notFound } from "./routes/http";
+import { encodingOf, type Encoding } from "./ingest/otlp";
+import { minInstallationsFrom } from "./stats/window";
+import { handleStats } from "./routes/stats";
 
 const INSTALLATION_PATH = /^\/v1\/installations\/([^/]+)$/;
 

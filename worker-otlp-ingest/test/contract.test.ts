@@ -2,10 +2,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import raw from "../../voicemode_otel/contract.json";
 import { CONTRACT, DURATION, EXCHANGES, allows, parseContract } from "../src/contract";
-import { CELL_COLUMNS, cellNames } from "../src/cells";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
-import { DEFAULT_ESTABLISHED, establishedFrom } from "../src/established";
-import { INSTALLATION_COLUMNS } from "../src/rows";
+import { CELL_COLUMNS, cellNames } from "../src/db/cells";
+import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
+import { DEFAULT_ESTABLISHED, establishedFrom } from "../src/db/established";
+import { INSTALLATION_COLUMNS } from "../src/db/rows";
 import wrangler from "../wrangler.jsonc?raw";
 
 describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => {
@@ -62,7 +62,7 @@ describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => 
 		expect(results).toHaveLength(transports * bins + providers);
 	});
 
-	it("ships the establishment rule src/established.ts documents (the tests' binding relaxes it)", () => {
+	it("ships the establishment rule src/db/established.ts documents (the tests' binding relaxes it)", () => {
 		const shipped = /"STATS_ESTABLISHED":\s*"([^"]+)"/.exec(wrangler)?.[1];
 		expect(establishedFrom(shipped)).toEqual(DEFAULT_ESTABLISHED);
 		expect(DEFAULT_ESTABLISHED).toEqual({ days: 3, spanDays: 7 });
@@ -71,7 +71,7 @@ describe("contract.ts reads voicemode_otel/contract.json (the one copy)", () => 
 		expect(establishedFrom("1/0")).toEqual({ days: 1, spanDays: 0 });
 	});
 
-	it("schedules the cron strings src/cron.ts dispatches on", () => {
+	it("schedules the cron strings src/jobs/cron.ts dispatches on", () => {
 		const crons = /"crons":\s*\[([^\]]*)\]/.exec(wrangler)?.[1];
 		expect(JSON.parse(`[${crons ?? ""}]`)).toEqual([ROLLUP_CRON, RETENTION_CRON]);
 	});

@@ -15,3 +15,8 @@ declare module "*?raw" {
 	const text: string;
 	export default text;
 }
+// Vite's import.meta.glob as the tests use it (eager, each file's text), which Vite
+// expands at build time: how a workerd test reads the Worker's own sources and docs.
+interface ImportMeta {
+	glob(pattern: string | readonly string[], options: { query: "?raw"; import: "default"; eager: true }): Record<string, string>;
+}

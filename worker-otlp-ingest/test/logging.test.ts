@@ -8,8 +8,8 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
-import { ipBucket } from "../src/ratelimit";
+import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
+import { ipBucket } from "../src/ingest/ratelimit";
 import { buildRequest, hourMs, toProtobuf, typicalRequest } from "./support/otlp";
 
 const ID = "7d2e3f4a-6b7c-4d8e-9f0a-1b2c3d4e5f6a";

@@ -13,9 +13,9 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { RETENTION_CRON, ROLLUP_CRON } from "../src/cron";
+import { RETENTION_CRON, ROLLUP_CRON } from "../src/jobs/cron";
 import { CONTRACT } from "../src/contract";
-import { utcDay } from "../src/period";
+import { utcDay } from "../src/ingest/period";
 import { DAY_MS, HOUR_MS, buildRequest, hourMs, typicalRequest, type HistogramPointSpec } from "./support/otlp";
 import { exportResult, send, uuid } from "./support/worker";
 

@@ -116,7 +116,7 @@ describe("DELETE /v1/installations/{id}", () => {
 		expect(await rows()).toEqual(before);
 	});
 
-	it("refuses the deleted installation's reports from then on (test/erasure.test.ts has the rest)", async () => {
+	it("refuses the deleted installation's reports from then on (test/routes/erasure.test.ts has the rest)", async () => {
 		const id = uuid();
 		await send(typicalRequest(id));
 		await call(`/v1/installations/${id}`, "DELETE");

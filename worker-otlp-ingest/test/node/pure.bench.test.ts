@@ -1,15 +1,15 @@
 /**
  * CPU cost of the pure part of ingestion (decode + validate + translate to rows) for a
  * typical report, measured in Node: workerd freezes its clocks during execution, so
- * this cannot be timed inside the Worker. Printed for the README; the assertion only
+ * this cannot be timed inside the Worker. Printed for docs/worker-api.md; the assertion only
  * guards against an order-of-magnitude regression.
  */
 import { randomUUID } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decodeRequest } from "../../src/otlp";
-import { toRows } from "../../src/rows";
-import { validateRequest } from "../../src/validate";
+import { decodeRequest } from "../../src/ingest/otlp";
+import { toRows } from "../../src/db/rows";
+import { validateRequest } from "../../src/ingest/validate";
 import { toOtlpJson, toProtobuf, typicalRequest } from "../support/otlp";
 
 function perReport(body: Uint8Array, encoding: "protobuf" | "json", gzipped: boolean): number {

@@ -1,5 +1,5 @@
 /**
- * CPU cost of shaping and suppressing a time series (src/series.ts computeSeries), the
+ * CPU cost of shaping and suppressing a time series (src/stats/series.ts computeSeries), the
  * part of GET /v1/stats?series= and of the dashboard that is not D1, measured in Node
  * (workerd freezes its clocks). Rows shaped like a busy day: every contract cell, five
  * versions, three OS values, one small cell per bucket (so every bucket needs a
@@ -7,9 +7,9 @@
  * order-of-magnitude regression.
  */
 import { describe, expect, it } from "vitest";
-import { cellNames } from "../../src/cells";
-import type { SeriesRow } from "../../src/buckets";
-import { bucketStarts, computeSeries } from "../../src/series";
+import { cellNames } from "../../src/db/cells";
+import type { SeriesRow } from "../../src/db/buckets";
+import { bucketStarts, computeSeries } from "../../src/stats/series";
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 

@@ -49,7 +49,7 @@ function inspectPage() {
 			cells: rows.map((row) => [...row.querySelectorAll("td.num")].map((td) => td.textContent)),
 		};
 	});
-	// The trends (src/dashboard-trends.ts): each chart's accessible name and description,
+	// The trends (src/dashboard/trends.ts): each chart's accessible name and description,
 	// its points, its colours as rendered, and the numbers of its table.
 	const trends = [...document.querySelectorAll("svg.trend")].map((svg) => {
 		const [titleId, descId] = (svg.getAttribute("aria-labelledby") ?? "").split(" ");

@@ -165,7 +165,7 @@ export interface ParsedTrends {
 	legend: string[];
 }
 
-/** Reads the trends section's hooks (see src/dashboard-trends.ts). */
+/** Reads the trends section's hooks (see src/dashboard/trends.ts). */
 export async function parseTrends(html: string): Promise<ParsedTrends> {
 	const out: ParsedTrends = { tables: [], svgs: [], texts: new Map(), points: [], bands: [], legend: [] };
 	let table: TrendTable | null = null;

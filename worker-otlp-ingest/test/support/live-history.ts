@@ -2,7 +2,7 @@
  * The reference the history must equal: per UTC day and per week (Monday to Sunday) of
  * the last covered hour of each report, the sums and COUNT(DISTINCT) installations,
  * computed straight from stored cells with SQLite's own date functions — none of
- * history-db.ts's SQL. Reports still queued (rollup_pending, series_backfill) are not
+ * src/db/history.ts's SQL. Reports still queued (rollup_pending, series_backfill) are not
  * counted yet, so they are left out.
  */
 import { env } from "cloudflare:workers";

@@ -8,7 +8,7 @@
  */
 import { env } from "cloudflare:workers";
 import { DURATION } from "../../src/contract";
-import type { Aggregates, BinAggregate, FactAggregate, ProviderAggregate, TransportAggregate } from "../../src/stats";
+import type { Aggregates, BinAggregate, FactAggregate, ProviderAggregate, TransportAggregate } from "../../src/stats/window";
 
 function processed(alias: string, only: boolean): string {
 	return only

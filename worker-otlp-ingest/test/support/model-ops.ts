@@ -5,9 +5,9 @@
  * recent periods, the history on periods that cross days and seal.
  */
 import fc from "fast-check";
-import { cellNames, encodeCells, type Cell } from "../../src/cells";
-import { utcDay } from "../../src/period";
-import { INSTALLATION_COLUMNS, type InstallationColumn, type ReportRows } from "../../src/rows";
+import { cellNames, encodeCells, type Cell } from "../../src/db/cells";
+import { utcDay } from "../../src/ingest/period";
+import { INSTALLATION_COLUMNS, type InstallationColumn, type ReportRows } from "../../src/db/rows";
 
 export const HOUR = 3_600;
 export const DAY = 86_400;

@@ -1,10 +1,10 @@
 /**
  * The relations one bucket of a /v1/stats?series= response obeys, written from the
- * contract (independently of src/series.ts), and the attack on it: which true non-empty
+ * contract (independently of src/stats/series.ts), and the attack on it: which true non-empty
  * cells the response leaves null or unlisted, and whether the relations determine any.
  */
 import { CONTRACT, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "../../src/contract";
-import type { SeriesBucket } from "../../src/series";
+import type { SeriesBucket } from "../../src/stats/series";
 import { determined, type Relation } from "./derivation";
 
 export const FACT_KEYS = ["service.version", "os.type", "voicemode.mcp.host"];

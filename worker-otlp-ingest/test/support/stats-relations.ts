@@ -1,11 +1,11 @@
 /**
  * The relations a /v1/stats window response obeys, written from the contract (not from
- * src/suppression.ts's tables), and the cells an attacker does not know: the session
+ * src/stats/suppression.ts's tables), and the cells an attacker does not know: the session
  * total (never published) and every cell the truth has but the response leaves out.
  */
 import { CONTRACT, PROVIDERS, PROVIDER_NAME, PROVIDER_ROLE, TRANSPORT } from "../../src/contract";
-import { INSTALLATION_COLUMNS } from "../../src/rows";
-import type { Aggregates, Stats } from "../../src/stats";
+import { INSTALLATION_COLUMNS } from "../../src/db/rows";
+import type { Aggregates, Stats } from "../../src/stats/window";
 import type { Relation } from "./derivation";
 
 const id = (...keys: string[]): string => JSON.stringify(keys);

@@ -6,16 +6,16 @@ import { fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import worker from "../../src/index";
-import { ROLLUP_CRON } from "../../src/cron";
+import { ROLLUP_CRON } from "../../src/jobs/cron";
 import {
 	ExportMetricsServiceResponseSchema,
 	type ExportMetricsServiceRequest,
 } from "../../src/gen/opentelemetry/proto/collector/metrics/v1/metrics_service_pb";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb";
-import { deleteInstallation } from "../../src/db";
-import { establishedFrom } from "../../src/established";
-import { currentWindow, idBucket } from "../../src/ratelimit";
-import { tombstone } from "../../src/tombstone";
+import { deleteInstallation } from "../../src/db/reports";
+import { establishedFrom } from "../../src/db/established";
+import { currentWindow, idBucket } from "../../src/ingest/ratelimit";
+import { tombstone } from "../../src/ingest/tombstone";
 import { gzip, toOtlpJson, toProtobuf } from "./otlp";
 
 export type Wire = "protobuf" | "gzip" | "json" | "json-gzip";
