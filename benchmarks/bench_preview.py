@@ -34,8 +34,11 @@ def run() -> list[Row]:
         paths = Paths(Path(tmp) / "voicemode")
         now = datetime.now(timezone.utc)
         env = clean_env(VOICEMODE_BASE_DIR=str(paths.base), HOME=tmp)
-        # Opted in a week ago: the next report (what preview shows) covers the whole week.
-        preference.set_preference(paths, True, env, now=now - timedelta(days=7))
+        # Opted in eight days ago: the next report (what preview shows) is the longest period
+        # a report may cover, seven days, and holds every generated session. Opted in exactly
+        # a week ago, the period starts at the hour after the opt-in and leaves the first
+        # sessions out.
+        preference.set_preference(paths, True, env, now=now - timedelta(days=8))
         written = generate(paths.conversations_dir, 7, seed=6, end=floor_hour(now), streams=8)
         size = sum(p.stat().st_size for p in paths.conversations_dir.iterdir())
         json_loads_all(paths.conversations_dir)  # warm the page cache
