@@ -201,13 +201,13 @@ def test_reading_only_the_preference_line_decides_as_parsing_the_whole_file(
     paths: Paths, lines: list[str], ending: str
 ) -> None:
     """The start-up path parses only lines naming VOICEMODE_TELEMETRY; the value is the full parse's."""
-    from voicemode_otel import consent_core
+    import voicemode_otel as rules
 
     text = "\n".join(lines) + ending
     paths.base.mkdir(parents=True, exist_ok=True)
     paths.env_file.write_bytes(text.encode("utf-8", "surrogatepass"))
-    consent_core.forget_cached(str(paths.env_file))
+    rules.forget_cached(str(paths.env_file))
     data = paths.env_file.read_bytes().decode("utf-8", "surrogateescape")
-    values, exists, error = consent_core.read_env_file(str(paths.env_file))
+    values, exists, error = rules.read_env_file(str(paths.env_file))
     assert (exists, error) == (True, None)
-    assert values.get("VOICEMODE_TELEMETRY") == consent_core.parse(data).get("VOICEMODE_TELEMETRY")
+    assert values.get("VOICEMODE_TELEMETRY") == rules.parse(data).get("VOICEMODE_TELEMETRY")

@@ -15,7 +15,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel import consent, consent_core, envfile, erasure, overview, state
+import voicemode_otel as rules
+from voicemode_otel import consent, envfile, erasure, overview, state
 from voicemode_otel.paths import Paths
 
 KEY = "VOICEMODE_TELEMETRY"
@@ -72,7 +73,7 @@ def test_any_env_file_bytes_decide_without_raising(tmp_path: Path, data: bytes) 
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir()
     (base / "voicemode.env").write_bytes(data)
-    consent_core.forget_cached(str(base / "voicemode.env"))
+    rules.forget_cached(str(base / "voicemode.env"))
     decision = consent.decide(Paths(base), {})
     assert decision.state in consent.State
 
@@ -82,13 +83,13 @@ def test_any_env_file_bytes_decide_without_raising(tmp_path: Path, data: bytes) 
 def test_rewrite_sets_the_value_and_keeps_every_other_line(data: bytes, value: str) -> None:
     """After a rewrite the file says ``value``; every line that did not assign the key is byte-identical."""
     new = envfile.rewrite(data, KEY, value, "comment")
-    assert consent_core.parse(new.decode("utf-8", "surrogateescape")).get(KEY) == value
+    assert rules.parse(new.decode("utf-8", "surrogateescape")).get(KEY) == value
 
     def others(blob: bytes) -> list[str]:
         text = blob.decode("utf-8", "surrogateescape")
         kept = []
-        for line in consent_core.split_lines(text):
-            found = consent_core.assignment(line.removesuffix("\n").removesuffix("\r"))
+        for line in rules.split_lines(text):
+            found = rules.assignment(line.removesuffix("\n").removesuffix("\r"))
             if found is None or found[2] != KEY:
                 kept.append(line.removesuffix("\n"))
         return kept

@@ -2,7 +2,7 @@
 
 Re-evaluated on every call (environment and ``voicemode.env`` are read each
 time; the file costs a ``stat`` while unchanged) so that an opt-out reaches a
-running server at once. The rules live in :mod:`voicemode_otel.consent_core`
+running server at once. The rules live in the package's ``__init__``
 (written against ``os`` alone for the host's start-up path); this module
 gives them types.
 """
@@ -14,8 +14,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from voicemode_otel import consent_core
-from voicemode_otel.consent_core import DO_NOT_TRACK, METRICS_EXPORTER, PREFERENCE_VARIABLE, SDK_DISABLED
+import voicemode_otel as rules  # the consent rules, in the one module the host's start-up loads
+from voicemode_otel import DO_NOT_TRACK, METRICS_EXPORTER, PREFERENCE_VARIABLE, SDK_DISABLED
 from voicemode_otel.paths import Paths
 
 __all__ = [
@@ -32,15 +32,15 @@ __all__ = [
 class State(enum.Enum):
     """Why telemetry is on or off; decides what an off state may delete."""
 
-    ON = consent_core.ON
+    ON = rules.ON
     # Reports are built and kept in the local log, never uploaded (like `go telemetry local`).
-    LOCAL = consent_core.LOCAL
+    LOCAL = rules.LOCAL
     # A universal kill switch is set: stop everything, delete nothing.
-    PAUSED = consent_core.PAUSED
+    PAUSED = rules.PAUSED
     # The user said no: the ID and unsent data must go.
-    OFF = consent_core.OFF
+    OFF = rules.OFF
     # Nobody asked yet (or the value is not understood): off; leftovers go.
-    NOT_ASKED = consent_core.NOT_ASKED
+    NOT_ASKED = rules.NOT_ASKED
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def decide(paths: Paths, environ: Mapping[str, str] | None = None, *, metrics: b
 
     ``metrics=False`` leaves ``OTEL_METRICS_EXPORTER`` out (for the host's traces and resource).
     """
-    state, reason, preference, source = consent_core.decide(
+    state, reason, preference, source = rules.decide(
         str(paths.base), os.environ if environ is None else environ, metrics
     )
     return Consent(State(state), reason, preference, source)

@@ -1,7 +1,7 @@
 """Rewriting one key of VoiceMode's ``voicemode.env``, keeping every other byte.
 
 The file belongs to VoiceMode and to the user: it is read the way a shell
-would source it (:mod:`voicemode_otel.consent_core` holds that one parser)
+would source it (the package's ``__init__`` holds that one parser)
 and when the preference changes only that key's line is replaced. The file
 is handled as bytes (``surrogateescape``), so a Latin-1 comment or a stray
 byte survives exactly, and CRLF endings stay CRLF.
@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from voicemode_otel import consent_core
+import voicemode_otel as rules  # the consent rules, in the one module the host's start-up loads
 from voicemode_otel.atomic import PRIVATE_DIR_MODE, UnsafePath, kind_of, open_regular, replace_file
 
 _CANNOT_REPLACE = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -74,9 +74,9 @@ def _read(target: Path) -> bytes:
     except OSError as error:
         raise EnvFileError(f"cannot read {target} ({error.strerror}); it was left unchanged") from error
     with os.fdopen(fd, "rb") as handle:
-        data = handle.read(consent_core.MAX_ENV_FILE_BYTES + 1)
-    if len(data) > consent_core.MAX_ENV_FILE_BYTES:
-        raise EnvFileError(f"{target} is larger than {consent_core.MAX_ENV_FILE_BYTES} bytes; left unchanged")
+        data = handle.read(rules.MAX_ENV_FILE_BYTES + 1)
+    if len(data) > rules.MAX_ENV_FILE_BYTES:
+        raise EnvFileError(f"{target} is larger than {rules.MAX_ENV_FILE_BYTES} bytes; left unchanged")
     return data
 
 
@@ -87,12 +87,12 @@ def rewrite(data: bytes, key: str, value: str, comment: str) -> bytes:
     rewritten line (CRLF, LF or none at the end of the file) are kept too.
     """
     text = data.decode("utf-8", "surrogateescape")
-    lines = consent_core.split_lines(text)
+    lines = rules.split_lines(text)
     replaced = False
     for index, line in enumerate(lines):
         body = line[:-1] if line.endswith("\n") else line
         body = body[:-1] if body.endswith("\r") else body
-        found = consent_core.assignment(body)
+        found = rules.assignment(body)
         if found is not None and found[2] == key:
             indent, export = found[0], found[1]
             lines[index] = f"{indent}{export}{key}={value}{line[len(body) :]}"
@@ -127,7 +127,7 @@ def set_value(path: Path, key: str, value: str, *, comment: str) -> EnvChange:
     """
     target, note = _target(path)
     data = _read(target)
-    previous = consent_core.parse(data.decode("utf-8", "surrogateescape")).get(key)
+    previous = rules.parse(data.decode("utf-8", "surrogateescape")).get(key)
     new = rewrite(data, key, value, comment)
     exists = bool(data) or target.exists()
     if exists and not os.access(target, os.W_OK):
@@ -151,6 +151,6 @@ def set_value(path: Path, key: str, value: str, *, comment: str) -> EnvChange:
         note = (
             note + "; " if note else ""
         ) + f"{target.parent} is read-only, so {target.name} was rewritten in place"
-    consent_core.forget_cached(str(path))
-    consent_core.forget_cached(str(target))
+    rules.forget_cached(str(path))
+    rules.forget_cached(str(target))
     return EnvChange(previous, target, note)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from voicemode_otel import consent_core
+import voicemode_otel as rules  # the consent rules, in the one module the host's start-up loads
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,12 @@ class Paths:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Paths:
         """``$VOICEMODE_BASE_DIR``, else ``~/.voicemode`` — the same rule VoiceMode follows."""
-        return cls(Path(consent_core.base_dir(os.environ if environ is None else environ)))
+        return cls(Path(rules.base_dir(os.environ if environ is None else environ)))
 
     @property
     def env_file(self) -> Path:
         """VoiceMode's settings file, which holds the ``VOICEMODE_TELEMETRY=`` preference."""
-        return self.base / consent_core.ENV_FILE_NAME
+        return self.base / rules.ENV_FILE_NAME
 
     @property
     def telemetry_id(self) -> Path:
@@ -39,7 +39,7 @@ class Paths:
     @property
     def state_dir(self) -> Path:
         """Delivery bookkeeping: opt-in time, acknowledged periods, the pending report."""
-        return self.base / consent_core.STATE_DIR_NAME
+        return self.base / rules.STATE_DIR_NAME
 
     @property
     def enrollment_file(self) -> Path:
@@ -59,7 +59,7 @@ class Paths:
     @property
     def opt_out_marker(self) -> Path:
         """An opt-out recorded here because ``voicemode.env`` could not be changed."""
-        return Path(consent_core.opt_out_marker(str(self.base)))
+        return Path(rules.opt_out_marker(str(self.base)))
 
     @property
     def state_file(self) -> Path:
