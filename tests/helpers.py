@@ -10,10 +10,11 @@ from pathlib import Path
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from voicemode_otel import preference, testing
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period
-from voicemode_otel.sessions import Session
+from voicemode_otel.contract.periods import Period
+from voicemode_otel.logs.sessions import Session
+from voicemode_otel.operations import preference
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 
@@ -127,7 +128,8 @@ def logged_report(paths: Paths) -> ExportMetricsServiceRequest:
     """The one report the transparency log holds (what the user can read), as a decoded request."""
     import json
 
-    from voicemode_otel import otlp_json, transparency
+    from voicemode_otel.report import otlp_json
+    from voicemode_otel.store import transparency
 
     [body] = [e["body"] for e in transparency.read(paths) if e["event"] == "pending"]
     return otlp_json.from_json(json.dumps(body))

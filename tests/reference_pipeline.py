@@ -9,7 +9,7 @@ host's own OpenTelemetry setup is untouched and nothing of ours leaks into
 it). Views make the contract's bucket boundaries the aggregation, drop
 min/max and drop any instrument the contract does not name; temporality is
 DELTA and exemplars are off. The output still carries ``sum`` and real
-timestamps — :mod:`voicemode_otel.privacy` removes those before anything is
+timestamps — :mod:`voicemode_otel.report.privacy` removes those before anything is
 encoded.
 """
 
@@ -22,8 +22,8 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 from opentelemetry.sdk.metrics.view import DropAggregation, ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
-from voicemode_otel import contract
-from voicemode_otel.sessions import Session
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.logs.sessions import Session
 
 
 def _views(spec: contract.Contract) -> list[View]:

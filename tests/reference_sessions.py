@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from voicemode_otel import normalize
-from voicemode_otel.periods import Period
+from voicemode_otel.contract.periods import Period
+from voicemode_otel.logs import normalize
 
 SESSION_GAP = timedelta(minutes=5)
 """VoiceMode's ``CONVERSATION_GAP_MINUTES``: a silence this long ends a session."""

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from localworker import ROOT, WORKER, LocalWorker, node_environment, rollup_cron
 
-from voicemode_otel import report
-from voicemode_otel.periods import Period
-from voicemode_otel.sessions import Session
+from voicemode_otel.contract.periods import Period
+from voicemode_otel.logs.sessions import Session
+from voicemode_otel.report import build as report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

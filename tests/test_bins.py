@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import DAY, RESOURCE, session
 
-from voicemode_otel import contract, report
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.report import build as report
 
 
 def _bucket_of(metric_name: str, value: float) -> int:

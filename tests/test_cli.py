@@ -12,10 +12,12 @@ from pathlib import Path
 import helpers
 import pytest
 
-from voicemode_otel import cli, preference, testing
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour
+from voicemode_otel import cli
+from voicemode_otel.contract.periods import ceil_hour
+from voicemode_otel.operations import preference
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
+from voicemode_otel.testing.capture import Behaviour, CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 
@@ -170,7 +172,7 @@ def test_forget_deletes_server_rows_then_local_data(paths: Paths, capture: Captu
 
 def test_forget_with_server_down_keeps_the_erasure_owed(paths: Paths, capture: CaptureServer) -> None:
     """Forget with the server failing: exit 1; the ID is kept only in the erasure record, retried later."""
-    from voicemode_otel import erasure
+    from voicemode_otel.delivery import erasure
 
     _due_report(paths)
     run(paths, "send", VOICEMODE_TELEMETRY_ENDPOINT=capture.url)
@@ -333,7 +335,7 @@ def test_local_mode_logs_reports_and_sends_nothing(paths: Paths, capture: Captur
     now = datetime.now(timezone.utc)
     assert run(paths, "local").returncode == 0
     paths.state_dir.mkdir(exist_ok=True)
-    from voicemode_otel import state as state_module
+    from voicemode_otel.store import state as state_module
 
     state_module.save_local(paths, state_module.DeliveryState(opted_in_at=now - timedelta(hours=30)))
     testing.ConversationLogWriter(paths.conversations_dir).session(

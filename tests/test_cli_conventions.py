@@ -13,10 +13,13 @@ from pathlib import Path
 import helpers
 import pytest
 
-from voicemode_otel import erasure, preference, state, testing
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour, shown
+from voicemode_otel.contract.periods import ceil_hour, shown
+from voicemode_otel.delivery import erasure
+from voicemode_otel.operations import preference
+from voicemode_otel.store import state
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
+from voicemode_otel.testing.capture import Behaviour, CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 ORDER = ["status", "preview", "log", "enable", "disable", "local", "send", "forget", "mcp", "help"]
@@ -71,7 +74,7 @@ def test_a_closed_stdout_ends_the_command_quietly(paths: Paths, capture: Capture
 
 def test_a_reader_that_stops_early_leaves_no_traceback(paths: Paths, capture: CaptureServer) -> None:
     """`voicemode-otel log --json | head -1` in a real shell: one line out, nothing on stderr."""
-    from voicemode_otel import transparency
+    from voicemode_otel.store import transparency
 
     _with_history(paths, capture)
     now = datetime.now(timezone.utc)

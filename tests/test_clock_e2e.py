@@ -13,9 +13,14 @@ import helpers
 import pytest
 from localworker import LocalWorker
 
-from voicemode_otel import delivery, overview, preference, schedule, state, testing, transparency
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour, floor_hour, shown
+from voicemode_otel.contract.periods import ceil_hour, floor_hour, shown
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.delivery import schedule
+from voicemode_otel.operations import preference
+from voicemode_otel.operations import status as overview
+from voicemode_otel.store import state, transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
 
 pytestmark = pytest.mark.e2e
 UTC = timezone.utc

@@ -22,9 +22,10 @@ from localcollector import LocalCollector
 from localworker import LocalWorker
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
-from voicemode_otel import otlp_json, transparency
-from voicemode_otel.otlp_capture import Behaviour, Captured, CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.report import otlp_json
+from voicemode_otel.store import transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing.capture import Behaviour, Captured, CaptureServer
 
 pytestmark = [pytest.mark.collector, pytest.mark.e2e]
 

@@ -38,8 +38,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
-from voicemode_otel import contract
-from voicemode_otel.otlp_capture import CaptureServer
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.testing.capture import CaptureServer
 
 pytestmark = [pytest.mark.collector, pytest.mark.e2e]
 

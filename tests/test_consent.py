@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel import consent
-from voicemode_otel.otlp_capture import CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.consent import decision as consent
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing.capture import CaptureServer
 
 DNT_CASES = {  # value (None = unset) → does it opt out?
     None: False,

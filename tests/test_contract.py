@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voicemode_otel import contract
+from voicemode_otel.contract import spec as contract
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ import screenshot
 from localworker import ROOT, LocalWorker
 from screenshot import driver_missing, ensure_chromium, run_browser
 
-from voicemode_otel import contract
+from voicemode_otel.contract import spec as contract
 
 # The first run on a fresh machine may install Chromium with apt (two steps, each bounded by APT_TIMEOUT).
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(900)]

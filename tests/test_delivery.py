@@ -12,11 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from voicemode_otel import contract, delivery, preference, state, testing, transparency
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import Period, ceil_hour, floor_hour, to_unix_nanos
-from voicemode_otel.sessions import Session
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.contract.periods import Period, ceil_hour, floor_hour, to_unix_nanos
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.logs.sessions import Session
+from voicemode_otel.operations import preference
+from voicemode_otel.store import state, transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
+from voicemode_otel.testing.capture import Behaviour, CaptureServer
 
 UTC = timezone.utc
 START = datetime(2026, 11, 20, 9, 17, tzinfo=UTC)  # opt-in moment
@@ -347,7 +351,7 @@ def test_partial_success_is_acknowledged_and_logged(world: World, capture: Captu
 
 def test_transparency_log_records_body_before_sending(world: World, capture: CaptureServer) -> None:
     """The log holds the exact OTLP/JSON body (written before the request) and then the outcome."""
-    from voicemode_otel import otlp_json
+    from voicemode_otel.report import otlp_json
 
     world.use_for_a_day(1)
     world.run()

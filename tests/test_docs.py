@@ -29,7 +29,7 @@ def test_privacy_doc_is_current() -> None:
 
 def test_privacy_doc_lists_every_contract_key() -> None:
     """Every metric and attribute of the contract is explained in the privacy document."""
-    from voicemode_otel import contract
+    from voicemode_otel.contract import spec as contract
 
     text = (ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
     spec = contract.load()
@@ -189,7 +189,7 @@ def _variables_read_by_the_package() -> set[str]:
     import ast
     import re
 
-    from voicemode_otel import exporter_config
+    from voicemode_otel.export import config as exporter_config
 
     prefixes = (
         "VOICEMODE_",

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from voicemode_otel import envfile
-from voicemode_otel.paths import Paths
+from voicemode_otel.store import envfile
+from voicemode_otel.store.paths import Paths
 
 ORIGINAL = (
     "# VoiceMode configuration\n"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from voicemode_otel import contract, environment
-from voicemode_otel.resource_detector import installation_attributes
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.installation import environment
+from voicemode_otel.installation.resource import installation_attributes
 
 
 @pytest.mark.parametrize(

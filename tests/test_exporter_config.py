@@ -12,9 +12,14 @@ from pathlib import Path
 import pytest
 from helpers import DAY
 
-from voicemode_otel import delivery, exporter_config, otlp_json, preference, testing, transparency
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.export import config as exporter_config
+from voicemode_otel.operations import preference
+from voicemode_otel.report import otlp_json
+from voicemode_otel.store import transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
+from voicemode_otel.testing.capture import Behaviour, CaptureServer
 
 
 @pytest.mark.parametrize(
@@ -434,7 +439,7 @@ def test_header_warnings_never_echo_a_value() -> None:
 def test_warnings_are_logged_once_per_process(caplog: pytest.LogCaptureFixture) -> None:
     """resolve() runs on every status and every reporter wake-up: the same warning is logged once."""
     environ = {"OTEL_EXPORTER_OTLP_TIMEOUT": "1e400-once"}
-    with caplog.at_level("WARNING", logger="voicemode_otel.otlp_variables"):
+    with caplog.at_level("WARNING", logger="voicemode_otel.export.variables"):
         for _ in range(3):
             assert len(exporter_config.resolve(environ).warnings) == 1
     assert [r.getMessage() for r in caplog.records].count(

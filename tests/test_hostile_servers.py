@@ -22,9 +22,12 @@ import hostile
 import pytest
 from opentelemetry.sdk.metrics.export import MetricsData
 
-from voicemode_otel import exporter_config, otlp_decode, sender, state, transparency
-from voicemode_otel.otlp_capture import CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.export import config as exporter_config
+from voicemode_otel.export import sender
+from voicemode_otel.report import otlp_decode
+from voicemode_otel.store import state, transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing.capture import CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 TIMEOUT_MS = 2000
@@ -86,7 +89,7 @@ def opted_in_with_a_due_report(paths: Paths) -> None:
 def a_report() -> MetricsData:
     from helpers import DAY, RESOURCE, session
 
-    from voicemode_otel import report
+    from voicemode_otel.report import build as report
 
     return otlp_decode.restore(report.build([session()], DAY, RESOURCE).body)
 
@@ -153,7 +156,8 @@ def test_forget_is_bounded_the_same_way(paths: Paths, case: Hostile, endpoint: E
     """The DELETE of forget: one attempt within the timeout, the same cause, the erasure kept for a retry."""
     from dataclasses import replace
 
-    from voicemode_otel import delivery, erasure
+    from voicemode_otel.delivery import erasure
+    from voicemode_otel.delivery import run as delivery
 
     opted_in_with_a_due_report(paths)
     with CaptureServer() as worker:

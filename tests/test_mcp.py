@@ -17,8 +17,8 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from voicemode_otel import texts
-from voicemode_otel.otlp_capture import CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing.capture import CaptureServer
 
 TOOLS = ["telemetry_check_status", "telemetry_forget", "telemetry_preview", "telemetry_set_preference"]
 RESOURCES = ["voicemode://telemetry/opt-in-prompt", "voicemode://telemetry/status"]
@@ -118,8 +118,10 @@ def test_forget_against_a_server_and_with_it_down(paths: Paths, capture: Capture
     """Forget asks DELETE /v1/installations/{id}; with the server down the erasure stays owed, then goes."""
     from dataclasses import replace
 
-    from voicemode_otel import erasure, preference, state
-    from voicemode_otel.otlp_capture import Behaviour
+    from voicemode_otel.delivery import erasure
+    from voicemode_otel.operations import preference
+    from voicemode_otel.store import state
+    from voicemode_otel.testing.capture import Behaviour
 
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     telemetry_id = paths.telemetry_id.read_text().strip()
@@ -195,8 +197,8 @@ def test_tool_change_is_seen_at_once_by_start_and_status(
     from fastmcp import Client, FastMCP
 
     import voicemode_otel
+    from voicemode_otel.delivery.runner import REPORTER
     from voicemode_otel.mcp_tools import register
-    from voicemode_otel.runner import REPORTER
 
     host = FastMCP("voicemode")
     register(host, base_dir=paths.base)
@@ -245,8 +247,9 @@ def test_opt_out_through_mcp_erases_on_the_server(paths: Paths, capture: Capture
     """telemetry_set_preference(enabled=false) after a delivery asks the server to delete the ID's rows."""
     from dataclasses import replace
 
-    from voicemode_otel import preference, state
-    from voicemode_otel.otlp_capture import Behaviour
+    from voicemode_otel.operations import preference
+    from voicemode_otel.store import state
+    from voicemode_otel.testing.capture import Behaviour
 
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     telemetry_id = paths.telemetry_id.read_text().strip()
@@ -274,8 +277,9 @@ def test_opt_out_reaches_a_host_that_copied_the_file_into_its_environment(
     """VoiceMode 9 copies voicemode.env into os.environ at import; the tool's "no" must still hold there."""
     from fastmcp import Client, FastMCP
 
-    from voicemode_otel import consent, preference
+    from voicemode_otel.consent import decision as consent
     from voicemode_otel.mcp_tools import register
+    from voicemode_otel.operations import preference
 
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     monkeypatch.setenv("VOICEMODE_TELEMETRY", "true")  # what the host's loader did at start-up

@@ -20,9 +20,10 @@ import textwrap
 import helpers
 import pytest
 
-from voicemode_otel import consent, transparency
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.consent import decision as consent
+from voicemode_otel.store import transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing.capture import Behaviour, CaptureServer
 
 ON, LOCAL, PAUSED = consent.State.ON, consent.State.LOCAL, consent.State.PAUSED
 NONE_REASON = "OTEL_METRICS_EXPORTER=none is set: no metrics are exported (paused; nothing is deleted)"
@@ -137,8 +138,8 @@ def test_console_in_a_running_host_never_writes_to_stdout(paths: Paths) -> None:
     code = """
         import sys, time, json
         import voicemode_otel
-        from voicemode_otel import transparency
-        from voicemode_otel.paths import Paths
+        from voicemode_otel.store import transparency
+        from voicemode_otel.store.paths import Paths
         paths = Paths.from_environ()
         voicemode_otel.start()
         for _ in range(600):  # the reporter thread works in the background; wait for its log line

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from voicemode_otel import preference
-from voicemode_otel.paths import Paths
+from voicemode_otel.operations import preference
+from voicemode_otel.store.paths import Paths
 
 PROBE = """
 import json, sys, time
 import voicemode_otel
 voicemode_otel.start()
 time.sleep(0.3)
-import voicemode_otel.sessions, voicemode_otel.delivery, voicemode_otel.report  # what a run imports first
+import voicemode_otel.logs.sessions, voicemode_otel.delivery.run  # what a run imports first
+import voicemode_otel.report.build
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "msgspec")))
 """
 
@@ -57,8 +58,8 @@ def test_reading_a_log_imports_it(tmp_path: Path) -> None:
     import sys
     from datetime import datetime, timezone
     from pathlib import Path
-    from voicemode_otel.periods import Period
-    from voicemode_otel.sessions import SessionReader
+    from voicemode_otel.contract.periods import Period
+    from voicemode_otel.logs.sessions import SessionReader
     reader = SessionReader(Path(sys.argv[1]))
     before = "msgspec" in sys.modules
     (Path(sys.argv[1]) / "exchanges_2026-11-24.jsonl").write_text("{}\\n")

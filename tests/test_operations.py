@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from localworker import ROOT, WORKER, node_environment
 
-from voicemode_otel import exporter_config
+from voicemode_otel.export import config as exporter_config
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -148,7 +148,7 @@ def test_every_flag_the_runbook_uses_exists(command: tuple[str, ...], flags: tup
 def test_the_client_endpoint_constant_is_the_one_named() -> None:
     """PRODUCTION_ENDPOINT exists, and the runbook's URL ends in the client's metrics path."""
     doc = DOC.read_text(encoding="utf-8")
-    assert "**`PRODUCTION_ENDPOINT`** in `voicemode_otel/exporter_config.py`" in doc
+    assert "**`PRODUCTION_ENDPOINT`** in `voicemode_otel/export/config.py`" in doc
     assert isinstance(exporter_config.PRODUCTION_ENDPOINT, str)
     assert f"`https://telemetry.example.org{exporter_config.METRICS_PATH}`" in doc
 

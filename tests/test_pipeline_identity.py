@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 
-from voicemode_otel import contract, privacy, report
-from voicemode_otel.sessions import Session
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.logs.sessions import Session
+from voicemode_otel.report import build as report
+from voicemode_otel.report import privacy
 
 _spec = contract.load()
 _names = st.frozensets(st.sampled_from(_spec.closed_values(contract.PROVIDER_NAME)), max_size=3)

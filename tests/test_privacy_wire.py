@@ -13,9 +13,13 @@ from helpers import DAY, RESOURCE, session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel import contract, delivery, preference, report, testing
-from voicemode_otel.otlp_capture import CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.operations import preference
+from voicemode_otel.report import build as report
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
+from voicemode_otel.testing.capture import CaptureServer
 
 HOSTILE = {
     "OTEL_RESOURCE_ATTRIBUTES": "host.name=alices-laptop,user.name=alice,service.instance.id=abc",
@@ -116,8 +120,9 @@ def test_without_consent_no_provider_no_id_no_files(paths: Paths) -> None:
     code = """
         import sys, json
         import voicemode_otel
-        from voicemode_otel import delivery, overview
-        from voicemode_otel.paths import Paths
+        from voicemode_otel.delivery import run as delivery
+        from voicemode_otel.operations import status as overview
+        from voicemode_otel.store.paths import Paths
         paths = Paths.from_environ()
         voicemode_otel.start()
         result = delivery.run(delivery.RunConfig(paths))

@@ -16,9 +16,9 @@ import helpers
 import pytest
 from forward_proxy import ForwardProxy
 
-from voicemode_otel.grpc_capture import GrpcCaptureServer
-from voicemode_otel.otlp_capture import CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.testing.grpc_capture import GrpcCaptureServer
 
 
 def closed_port() -> int:

@@ -10,10 +10,15 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from voicemode_otel import delivery, overview, preference, schedule, state, testing, transparency
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour, floor_hour
+from voicemode_otel.contract.periods import ceil_hour, floor_hour
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.delivery import schedule
+from voicemode_otel.operations import preference
+from voicemode_otel.operations import status as overview
+from voicemode_otel.store import state, transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
+from voicemode_otel.testing.capture import Behaviour, CaptureServer
 
 UTC = timezone.utc
 TEN_YEARS = timedelta(days=3653)
@@ -164,7 +169,7 @@ def test_the_reporter_sleeps_through_a_hold_and_wakes_when_the_clock_is_set_back
     setup: tuple[Paths, dict[str, str], datetime], capture: CaptureServer
 ) -> None:
     """A held reporter sleeps until the recheck, not "now" hourly; a clock set back wakes it at once."""
-    from voicemode_otel import runner
+    from voicemode_otel.delivery import runner
 
     paths, environ, now = setup
     capture.answer(Behaviour(200, body=_refusal(4, "period: ends in the future")))

@@ -19,7 +19,7 @@ import urllib3.util
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel import exporter_config
+from voicemode_otel.export import config as exporter_config
 
 SETTINGS = (
     "ENDPOINT",

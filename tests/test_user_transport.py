@@ -23,9 +23,13 @@ from pathlib import Path
 import helpers
 import pytest
 
-from voicemode_otel import delivery, otlp_json, preference, testing, transparency
-from voicemode_otel.otlp_capture import Behaviour, Captured, CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.operations import preference
+from voicemode_otel.report import otlp_json
+from voicemode_otel.store import transparency
+from voicemode_otel.store.paths import Paths
+from voicemode_otel.testing import logs as testing
+from voicemode_otel.testing.capture import Behaviour, Captured, CaptureServer
 
 SECRET = "MY_SECRET_KEY"
 USER_SETTINGS = {
@@ -80,7 +84,7 @@ def test_user_headers_never_reach_the_built_in_endpoint(paths: Paths, capture: C
     helpers.due_report(paths)
     code = (
         "import sys\n"
-        "from voicemode_otel import exporter_config\n"
+        "from voicemode_otel.export import config as exporter_config\n"
         "exporter_config.PRODUCTION_ENDPOINT = sys.argv[1]  # as once deployed; here a local server\n"
         "from voicemode_otel.cli import main\n"
         "raise SystemExit(main(['send']))\n"

@@ -15,8 +15,8 @@ report is due (tests hold that line, in a regular install).
 * :func:`status`, :func:`set_preference`, :func:`preview`, :func:`forget`, :func:`stop` —
   the operations the ``voicemode-otel`` CLI and the MCP tools offer.
 
-The modules that need the rules import them from here: :mod:`~voicemode_otel.paths`,
-:mod:`~voicemode_otel.envfile` and :mod:`~voicemode_otel.consent`, which gives them types
+The modules that need the rules import them from here: :mod:`~voicemode_otel.store.paths`,
+:mod:`~voicemode_otel.store.envfile` and :mod:`~voicemode_otel.consent.decision`, which gives them types
 (nothing else restates them). Those three imports are the only ones in the package that
 run up to its root, on purpose: the rules in a module of their own would put a second
 module on the host's start-up path, measured at 0.49M more instructions (callgrind, an
@@ -397,7 +397,7 @@ _bootstraps: "list[None]" = []  # one entry per bootstrap thread still starting 
 
 def _start_reporter(base: str, exec_source: str, version: "str | None", environ: "Mapping[str, str]") -> None:
     try:
-        from voicemode_otel import runner
+        from voicemode_otel.delivery import runner
 
         runner.start(base_dir=base, exec_source=exec_source, version=version, environ=environ)
     except Exception:  # a bootstrap thread must never print a traceback into the host's stderr

@@ -1,0 +1,1 @@
+"""The consent layer (its face is written in a later commit)."""

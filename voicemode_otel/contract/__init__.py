@@ -1,0 +1,1 @@
+"""The contract layer (its face is written in a later commit)."""

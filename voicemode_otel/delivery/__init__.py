@@ -1,0 +1,1 @@
+"""The delivery layer (its face is written in a later commit)."""

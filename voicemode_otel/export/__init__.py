@@ -1,0 +1,1 @@
+"""The export layer (its face is written in a later commit)."""

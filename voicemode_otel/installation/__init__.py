@@ -1,0 +1,1 @@
+"""The installation layer (its face is written in a later commit)."""

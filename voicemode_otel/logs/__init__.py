@@ -1,0 +1,1 @@
+"""The logs layer (its face is written in a later commit)."""

@@ -1,0 +1,1 @@
+"""The operations layer (its face is written in a later commit)."""

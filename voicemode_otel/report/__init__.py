@@ -1,0 +1,1 @@
+"""The report layer (its face is written in a later commit)."""

@@ -1,0 +1,1 @@
+"""The store layer (its face is written in a later commit)."""

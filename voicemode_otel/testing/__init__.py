@@ -1,0 +1,1 @@
+"""The testing layer (its face is written in a later commit)."""
