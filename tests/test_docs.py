@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -237,3 +238,32 @@ def test_readme_points_at_the_configuration_page() -> None:
     """The README's short configuration section links the full page rather than repeating it."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "(docs/configuration.md)" in readme
+
+
+_DESIGN_MENTION = re.compile(r"(?:docs/)?design(?:\.md\b|\s*§)[^\n]{0,80}")
+_NAMED_HEADING = re.compile(r"docs/design\.md, '([^'\n]+)'")
+
+
+def _design_mentions() -> list[tuple[str, str]]:
+    """Every mention of the design document in the package's code, docstrings and contract comments."""
+    found = []
+    for path in sorted((ROOT / "voicemode_otel").rglob("*")):
+        if path.suffix in (".py", ".json"):
+            text = path.read_text(encoding="utf-8")
+            where = str(path.relative_to(ROOT))
+            found += [(where, match.group(0)) for match in _DESIGN_MENTION.finditer(text)]
+    return found
+
+
+def test_design_mentions_in_the_package_name_existing_headings() -> None:
+    """Every mention of the design doc in the package reads "docs/design.md, '<heading>'", a real heading."""
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    headings = {line.lstrip("#").strip() for line in design.splitlines() if line.startswith("#")}
+    mentions = _design_mentions()
+    assert mentions, "the package points at docs/design.md; a pattern that finds nothing checks nothing"
+    wrong = []
+    for where, mention in mentions:
+        named = _NAMED_HEADING.match(mention)
+        if named is None or named.group(1) not in headings:
+            wrong.append(f"{where}: {mention}")
+    assert wrong == []

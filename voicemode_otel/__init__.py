@@ -21,7 +21,7 @@ The modules that need the rules import them from here: :mod:`~voicemode_otel.sto
 run up to its root, on purpose: the rules in a module of their own would put a second
 module on the host's start-up path, measured at 0.49M more instructions (callgrind, an
 opted-out start in a regular install: 1.044x a bare interpreter instead of 1.031x).
-Precedence, first match wins (design §2):
+Precedence, first match wins (docs/design.md, 'Consent'):
 
 1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
 2. ``OTEL_SDK_DISABLED`` set to ``true``, ``1``, ``yes`` or ``on`` (any case) → paused. The

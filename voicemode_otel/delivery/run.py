@@ -1,7 +1,7 @@
 """The delivery state machine: due period → pending report → sent → settled.
 
 One call of :func:`run` does all the work that is due, in order, and
-returns what happened. The rules (design §6, docs/design.md):
+returns what happened. The rules (docs/design.md, 'The delivery state machine'):
 
 * Periods are continuous ``[acked_until, now floored to the hour)``; the first
   starts at the first whole hour after the opt-in; at most 7 days each, oldest
