@@ -13,10 +13,10 @@ from pathlib import Path
 
 from common import PYTHON, ROOT, Row, clean_env
 
+from voicemode_otel import testing
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 RUNS = 300
 HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf")

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 
 DAY = 86_400
 HOUR = 3_600

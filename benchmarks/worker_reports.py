@@ -16,10 +16,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from voicemode_otel.contract.periods import Period, floor_hour
-from voicemode_otel.logs.sessions import completed_sessions
+from voicemode_otel import testing
+from voicemode_otel.contract import Period, floor_hour
+from voicemode_otel.logs import completed_sessions
 from voicemode_otel.report import build as report
-from voicemode_otel.testing import logs as testing
 
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
 TEMPLATE_ID = "00000000-0000-4000-8000-000000000000"

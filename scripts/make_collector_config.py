@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from voicemode_otel.contract.spec import AttributeSpec, Contract, MetricSpec, parse_contract
+from voicemode_otel.contract import AttributeSpec, Contract, MetricSpec, parse_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_PATH = ROOT / "voicemode_otel" / "contract.json"

@@ -18,14 +18,13 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from voicemode_otel import texts
+from voicemode_otel import testing, texts
 from voicemode_otel.contract import spec as contract
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "privacy.md"

@@ -26,7 +26,7 @@ from localcollector import MAIN_BINARY, unavailable_reason
 from localworker import LocalWorker
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from voicemode_otel.contract.periods import Period, floor_hour
+from voicemode_otel.contract import Period, floor_hour
 from voicemode_otel.report import build as report
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import reference_sessions
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import ReadStats, Session, completed_sessions
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import ReadStats, Session, completed_sessions
 
 
 def as_tuples(found: list[Session] | list[reference_sessions.Session]) -> list[tuple[object, ...]]:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel import testing
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import Session
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
+from voicemode_otel.store import Paths
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 

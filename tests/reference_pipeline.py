@@ -23,7 +23,7 @@ from opentelemetry.sdk.metrics.view import DropAggregation, ExplicitBucketHistog
 from opentelemetry.sdk.resources import Resource
 
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 
 
 def _views(spec: contract.Contract) -> list[View]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from voicemode_otel.contract.periods import Period
+from voicemode_otel.contract import Period
 from voicemode_otel.logs import normalize
 
 SESSION_GAP = timedelta(minutes=5)

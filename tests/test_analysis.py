@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from localworker import ROOT, WORKER, LocalWorker, node_environment, rollup_cron
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import Session
 from voicemode_otel.report import build as report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]

@@ -11,15 +11,15 @@ import pytest
 from helpers import RESOURCE
 from localworker import LocalWorker
 
+from voicemode_otel import testing
+from voicemode_otel.contract import Period, ceil_hour, floor_hour
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period, ceil_hour, floor_hour
 from voicemode_otel.delivery import run as delivery
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 from voicemode_otel.operations import preference
 from voicemode_otel.report import build as report
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 UTC = timezone.utc
 OPT_IN = datetime(2026, 11, 20, 9, 17, tzinfo=UTC)

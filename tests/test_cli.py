@@ -12,12 +12,11 @@ from pathlib import Path
 import helpers
 import pytest
 
-from voicemode_otel import cli
-from voicemode_otel.contract.periods import ceil_hour
+from voicemode_otel import cli, testing
+from voicemode_otel.contract import ceil_hour
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 

@@ -13,13 +13,12 @@ from pathlib import Path
 import helpers
 import pytest
 
-from voicemode_otel.contract.periods import ceil_hour, shown
+from voicemode_otel import testing
+from voicemode_otel.contract import ceil_hour, shown
 from voicemode_otel.delivery import erasure
 from voicemode_otel.operations import preference
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 ORDER = ["status", "preview", "log", "enable", "disable", "local", "send", "forget", "mcp", "help"]

@@ -13,14 +13,13 @@ import helpers
 import pytest
 from localworker import LocalWorker
 
-from voicemode_otel.contract.periods import ceil_hour, floor_hour, shown
+from voicemode_otel import testing
+from voicemode_otel.contract import ceil_hour, floor_hour, shown
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.delivery import schedule
 from voicemode_otel.operations import preference
 from voicemode_otel.operations import status as overview
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
+from voicemode_otel.store import Paths, state, transparency
 
 pytestmark = pytest.mark.e2e
 UTC = timezone.utc

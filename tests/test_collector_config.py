@@ -28,7 +28,7 @@ import pytest
 import yaml
 from localcollector import MAIN_BINARY, PROMETHEUS_BINARY, LocalCollector, run_command, unavailable_reason
 
-from voicemode_otel.contract.spec import Contract, parse_contract
+from voicemode_otel.contract import Contract, parse_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "collector-config"

@@ -33,12 +33,11 @@ from localcollector import LocalCollector
 from localworker import LocalWorker
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from voicemode_otel import testing
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store import transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths, transparency
+from voicemode_otel.testing import CaptureServer
 
 pytestmark = [pytest.mark.collector, pytest.mark.e2e]
 

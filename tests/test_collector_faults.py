@@ -23,9 +23,8 @@ from localworker import LocalWorker
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store import transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import Behaviour, Captured, CaptureServer
+from voicemode_otel.store import Paths, transparency
+from voicemode_otel.testing import Behaviour, Captured, CaptureServer
 
 pytestmark = [pytest.mark.collector, pytest.mark.e2e]
 

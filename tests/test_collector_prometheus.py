@@ -28,13 +28,13 @@ from localcollector import BUILD, PROMETHEUS_BINARY, LocalCollector
 from localworker import free_port, stop_process_group
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from voicemode_otel import testing
+from voicemode_otel.contract import floor_hour
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import floor_hour
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
+from voicemode_otel.store import Paths
 
 pytestmark = pytest.mark.collector
 

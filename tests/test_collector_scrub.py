@@ -39,7 +39,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.testing import CaptureServer
 
 pytestmark = [pytest.mark.collector, pytest.mark.e2e]
 

@@ -34,8 +34,8 @@ from google.rpc.status_pb2 import Status
 from localcollector import LocalCollector, prometheus_metrics
 from localworker import LocalWorker, free_port
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.testing.capture import OK, Behaviour, CaptureServer
+from voicemode_otel.contract import Period
+from voicemode_otel.testing import OK, Behaviour, CaptureServer
 
 pytestmark = [pytest.mark.collector, pytest.mark.e2e]
 

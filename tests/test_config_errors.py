@@ -10,9 +10,8 @@ from pathlib import Path
 import helpers
 import pytest
 
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 MALFORMED = ("127.0.0.1:18931", "not a url", "ftp://x", "http://", "http://[::1")

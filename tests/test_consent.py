@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 DNT_CASES = {  # value (None = unset) → does it opt out?
     None: False,

@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from voicemode_otel import testing
+from voicemode_otel.contract import Period, ceil_hour, floor_hour, to_unix_nanos
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period, ceil_hour, floor_hour, to_unix_nanos
 from voicemode_otel.delivery import run as delivery
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 from voicemode_otel.operations import preference
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state, transparency
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 UTC = timezone.utc
 START = datetime(2026, 11, 20, 9, 17, tzinfo=UTC)  # opt-in moment

@@ -15,15 +15,14 @@ from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExp
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.sdk.metrics.export import MetricsData
 
+from voicemode_otel import testing
+from voicemode_otel.contract import Period, floor_hour
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period, floor_hour
 from voicemode_otel.delivery import run as delivery
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json, pipeline, privacy
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
+from voicemode_otel.store import Paths, state, transparency
 
 pytestmark = pytest.mark.e2e
 
@@ -272,7 +271,7 @@ def test_do_not_track_means_the_worker_receives_nothing(worker: LocalWorker, tmp
 
 def test_forget_deletes_every_row_of_the_installation(worker: LocalWorker, tmp_path: Path) -> None:
     """`forget` against the real Worker removes the installation's rows and then the local ID."""
-    from voicemode_otel.delivery.erasure import forget
+    from voicemode_otel.delivery import forget
 
     now = datetime.now(timezone.utc)
     paths, environ = _install(tmp_path, worker, "forget")

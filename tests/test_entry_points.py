@@ -11,10 +11,10 @@ import textwrap
 import pytest
 from conftest import files_under
 
-from voicemode_otel.consent.sampler import ConsentSampler, consent_sampler_factory
-from voicemode_otel.installation.resource import VoiceModeResourceDetector
+from voicemode_otel.consent import ConsentSampler, consent_sampler_factory
+from voicemode_otel.installation import VoiceModeResourceDetector
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 
 def _run(code: str, paths: Paths, **extra: str) -> dict[str, object]:

@@ -6,8 +6,7 @@ import stat
 
 import pytest
 
-from voicemode_otel.store import envfile
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, envfile
 
 ORIGINAL = (
     "# VoiceMode configuration\n"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.installation import environment
-from voicemode_otel.installation.resource import installation_attributes
+from voicemode_otel.installation import environment, installation_attributes
 
 
 @pytest.mark.parametrize(

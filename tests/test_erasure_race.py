@@ -27,11 +27,11 @@ import pytest
 from helpers import SCRIPT
 from localworker import LocalWorker
 
+from voicemode_otel import testing
 from voicemode_otel.delivery import erasure
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
+from voicemode_otel.store import Paths
 
 pytestmark = pytest.mark.e2e
 

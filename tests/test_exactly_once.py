@@ -11,9 +11,9 @@ from differential import checked_sessions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import Session, SessionReader
-from voicemode_otel.testing import logs as testing
+from voicemode_otel import testing
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import Session, SessionReader
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 ZONES = [timezone(timedelta(hours=h)) for h in (-12, -8, 0, 5.5, 9, 14)]

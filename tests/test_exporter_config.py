@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 from helpers import DAY
 
+from voicemode_otel import testing
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store import transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, transparency
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 
 @pytest.mark.parametrize(

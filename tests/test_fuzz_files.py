@@ -19,8 +19,7 @@ import voicemode_otel as rules
 from voicemode_otel.consent import decision as consent
 from voicemode_otel.delivery import erasure
 from voicemode_otel.operations import status as overview
-from voicemode_otel.store import envfile, state
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, envfile, state
 
 KEY = "VOICEMODE_TELEMETRY"
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

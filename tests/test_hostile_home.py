@@ -18,14 +18,13 @@ import pytest
 from helpers import cli
 
 import voicemode_otel
-from voicemode_otel.contract.periods import ceil_hour
+from voicemode_otel import testing
+from voicemode_otel.contract import ceil_hour
 from voicemode_otel.delivery import erasure
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths, state, transparency
+from voicemode_otel.testing import CaptureServer
 
 UTC = timezone.utc
 VICTIM = b"the user's own precious file\n"

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from voicemode_otel import testing
+from voicemode_otel.contract import Period
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period
 from voicemode_otel.delivery import run as delivery
-from voicemode_otel.logs.sessions import ReadStats, Session, completed_sessions
+from voicemode_otel.logs import ReadStats, Session, completed_sessions
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 UTC = timezone.utc
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")

@@ -25,9 +25,8 @@ from opentelemetry.sdk.metrics.export import MetricsData
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.export import sender
 from voicemode_otel.report import otlp_decode
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths, state, transparency
+from voicemode_otel.testing import CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 TIMEOUT_MS = 2000

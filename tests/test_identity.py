@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from voicemode_otel.installation import identity
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 
 def test_created_private_and_stable(paths: Paths) -> None:

@@ -18,16 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from voicemode_otel import testing
+from voicemode_otel.contract import Period
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period
 from voicemode_otel.delivery import run as delivery
+from voicemode_otel.logs import ReadStats, Session, completed_sessions
 from voicemode_otel.logs import files as log_files
-from voicemode_otel.logs.sessions import ReadStats, Session, completed_sessions
 from voicemode_otel.operations import preference
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths, state
+from voicemode_otel.testing import CaptureServer
 
 UTC = timezone.utc
 DAY = Period(datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC))
@@ -116,8 +115,8 @@ def test_a_2_gb_line_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
             import json, resource, sys
             from datetime import datetime, timezone
             from pathlib import Path
-            from voicemode_otel.contract.periods import Period
-            from voicemode_otel.logs.sessions import ReadStats, completed_sessions
+            from voicemode_otel.contract import Period
+            from voicemode_otel.logs import ReadStats, completed_sessions
             utc = timezone.utc
             day = Period(datetime(2026, 11, 10, tzinfo=utc), datetime(2026, 11, 11, tzinfo=utc))
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

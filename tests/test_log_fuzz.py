@@ -9,13 +9,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel.contract.periods import Period
+from voicemode_otel import testing
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import ReadStats, SessionReader, completed_sessions
 from voicemode_otel.logs import files as log_files
-from voicemode_otel.logs.sessions import ReadStats, SessionReader, completed_sessions
 from voicemode_otel.operations import preference, preview_text
 from voicemode_otel.operations import preview as next_report
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
+from voicemode_otel.store import Paths
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)

@@ -17,8 +17,8 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from voicemode_otel import texts
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 TOOLS = ["telemetry_check_status", "telemetry_forget", "telemetry_preview", "telemetry_set_preference"]
 RESOURCES = ["voicemode://telemetry/opt-in-prompt", "voicemode://telemetry/status"]
@@ -121,7 +121,7 @@ def test_forget_against_a_server_and_with_it_down(paths: Paths, capture: Capture
     from voicemode_otel.delivery import erasure
     from voicemode_otel.operations import preference
     from voicemode_otel.store import state
-    from voicemode_otel.testing.capture import Behaviour
+    from voicemode_otel.testing import Behaviour
 
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     telemetry_id = paths.telemetry_id.read_text().strip()
@@ -197,7 +197,7 @@ def test_tool_change_is_seen_at_once_by_start_and_status(
     from fastmcp import Client, FastMCP
 
     import voicemode_otel
-    from voicemode_otel.delivery.runner import REPORTER
+    from voicemode_otel.delivery import REPORTER
     from voicemode_otel.mcp_tools import register
 
     host = FastMCP("voicemode")
@@ -249,7 +249,7 @@ def test_opt_out_through_mcp_erases_on_the_server(paths: Paths, capture: Capture
 
     from voicemode_otel.operations import preference
     from voicemode_otel.store import state
-    from voicemode_otel.testing.capture import Behaviour
+    from voicemode_otel.testing import Behaviour
 
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
     telemetry_id = paths.telemetry_id.read_text().strip()

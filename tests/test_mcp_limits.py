@@ -17,7 +17,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import McpError
 
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 NOT_BOOLEANS: list[Any] = ["yes", "on", "1", "true", "false", 1, 0, 1.0, None, [], {}]
 SIXTEEN_MIB = 16 << 20

@@ -21,9 +21,8 @@ import helpers
 import pytest
 
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.store import transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, transparency
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 ON, LOCAL, PAUSED = consent.State.ON, consent.State.LOCAL, consent.State.PAUSED
 NONE_REASON = "OTEL_METRICS_EXPORTER=none is set: no metrics are exported (paused; nothing is deleted)"
@@ -139,7 +138,7 @@ def test_console_in_a_running_host_never_writes_to_stdout(paths: Paths) -> None:
         import sys, time, json
         import voicemode_otel
         from voicemode_otel.store import transparency
-        from voicemode_otel.store.paths import Paths
+        from voicemode_otel.store import Paths
         paths = Paths.from_environ()
         voicemode_otel.start()
         for _ in range(600):  # the reporter thread works in the background; wait for its log line

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 PROBE = """
 import json, sys, time
@@ -58,8 +58,8 @@ def test_reading_a_log_imports_it(tmp_path: Path) -> None:
     import sys
     from datetime import datetime, timezone
     from pathlib import Path
-    from voicemode_otel.contract.periods import Period
-    from voicemode_otel.logs.sessions import SessionReader
+    from voicemode_otel.contract import Period
+    from voicemode_otel.logs import SessionReader
     reader = SessionReader(Path(sys.argv[1]))
     before = "msgspec" in sys.modules
     (Path(sys.argv[1]) / "exchanges_2026-11-24.jsonl").write_text("{}\\n")

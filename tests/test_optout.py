@@ -16,14 +16,13 @@ import pytest
 from helpers import cli, delivered_report
 
 import voicemode_otel
+from voicemode_otel import testing
 from voicemode_otel.consent import decision as consent
 from voicemode_otel.delivery import erasure, runner
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state, transparency
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 UTC = timezone.utc
 NO_CONTENT = Behaviour(204, body=b"")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 from voicemode_otel.report import build as report
 from voicemode_otel.report import privacy
 

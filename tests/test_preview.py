@@ -18,13 +18,12 @@ from conftest import files_under
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from voicemode_otel.contract.periods import floor_hour, iso, shown
+from voicemode_otel import testing
+from voicemode_otel.contract import floor_hour, iso, shown
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 

@@ -13,13 +13,13 @@ from helpers import DAY, RESOURCE, session
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from voicemode_otel import testing
 from voicemode_otel.contract import spec as contract
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
 from voicemode_otel.report import build as report
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 HOSTILE = {
     "OTEL_RESOURCE_ATTRIBUTES": "host.name=alices-laptop,user.name=alice,service.instance.id=abc",
@@ -122,7 +122,7 @@ def test_without_consent_no_provider_no_id_no_files(paths: Paths) -> None:
         import voicemode_otel
         from voicemode_otel.delivery import run as delivery
         from voicemode_otel.operations import status as overview
-        from voicemode_otel.store.paths import Paths
+        from voicemode_otel.store import Paths
         paths = Paths.from_environ()
         voicemode_otel.start()
         result = delivery.run(delivery.RunConfig(paths))

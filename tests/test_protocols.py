@@ -30,16 +30,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from voicemode_otel.contract.periods import ceil_hour
+from voicemode_otel import testing
+from voicemode_otel.contract import ceil_hour
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import CaptureServer
-from voicemode_otel.testing.grpc_capture import GrpcBehaviour, GrpcCaptureServer
+from voicemode_otel.store import Paths, state
+from voicemode_otel.testing import CaptureServer, GrpcBehaviour, GrpcCaptureServer
 
 SECRET = "MY_SECRET_KEY"
 Received = Callable[[], list[tuple[ExportMetricsServiceRequest, dict[str, str]]]]
@@ -259,7 +257,7 @@ def test_grpc_without_the_extra_names_it_and_keeps_the_report(paths: Paths, capt
 
 
 def helpers_behaviour_503() -> object:
-    from voicemode_otel.testing.capture import Behaviour
+    from voicemode_otel.testing import Behaviour
 
     return Behaviour(503)
 

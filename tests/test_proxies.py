@@ -16,9 +16,8 @@ import helpers
 import pytest
 from forward_proxy import ForwardProxy
 
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import CaptureServer
-from voicemode_otel.testing.grpc_capture import GrpcCaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer, GrpcCaptureServer
 
 
 def closed_port() -> int:

@@ -10,15 +10,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from voicemode_otel.contract.periods import ceil_hour, floor_hour
+from voicemode_otel import testing
+from voicemode_otel.contract import ceil_hour, floor_hour
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.delivery import schedule
 from voicemode_otel.operations import preference
 from voicemode_otel.operations import status as overview
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state, transparency
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 UTC = timezone.utc
 TEN_YEARS = timedelta(days=3653)

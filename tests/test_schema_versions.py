@@ -7,13 +7,13 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import ReadStats, completed_sessions
+from voicemode_otel import testing
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import ReadStats, completed_sessions
 from voicemode_otel.operations import preference, preview_text
 from voicemode_otel.operations import preview as next_report
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
+from voicemode_otel.store import Paths
 
 UTC = timezone.utc
 SYDNEY_SUMMER = timezone(timedelta(hours=11))

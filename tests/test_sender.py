@@ -9,16 +9,15 @@ import pytest
 from helpers import DAY, RESOURCE, session
 from opentelemetry.sdk.metrics.export import MetricsData
 
+from voicemode_otel import testing
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.export import sender
 from voicemode_otel.operations import preference
 from voicemode_otel.report import build as report
 from voicemode_otel.report import otlp_decode
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 
 def a_report() -> MetricsData:

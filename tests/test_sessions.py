@@ -11,11 +11,10 @@ from differential import checked_sessions as completed_sessions
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs import normalize
+from voicemode_otel import testing
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import ReadStats, normalize
 from voicemode_otel.logs import records as log_records
-from voicemode_otel.logs.sessions import ReadStats
-from voicemode_otel.testing import logs as testing
 
 UTC = timezone.utc
 TOKYO = timezone(timedelta(hours=9))

@@ -17,8 +17,8 @@ import pytest
 import reference_sessions
 from differential import as_tuples
 
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import SessionReader, completed_sessions
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import SessionReader, completed_sessions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import bench_extraction  # the benchmarks' own generator, so both read the same data

@@ -15,11 +15,11 @@ import pytest
 from conftest import files_under
 
 import voicemode_otel
-from voicemode_otel.delivery.runner import REPORTER
+from voicemode_otel import testing
+from voicemode_otel.delivery import REPORTER
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf", "fastmcp", "mcp", "grpc")
 

@@ -23,13 +23,12 @@ from pathlib import Path
 import helpers
 import pytest
 
+from voicemode_otel import testing
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store import transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, Captured, CaptureServer
+from voicemode_otel.store import Paths, transparency
+from voicemode_otel.testing import Behaviour, Captured, CaptureServer
 
 SECRET = "MY_SECRET_KEY"
 USER_SETTINGS = {

@@ -10,8 +10,8 @@ import pytest
 
 from voicemode_otel import texts
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -22,16 +22,14 @@ from pathlib import Path
 import helpers
 import pytest
 
-from voicemode_otel import cli
-from voicemode_otel.contract.periods import ceil_hour
+from voicemode_otel import cli, testing
+from voicemode_otel.contract import ceil_hour
 from voicemode_otel.delivery import run as delivery
 from voicemode_otel.delivery import runner
 from voicemode_otel.operations import preference
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing import logs as testing
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths, state, transparency
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_ROUTES = ("/v1/metrics", "/v1/installations/")

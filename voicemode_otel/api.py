@@ -11,11 +11,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from voicemode_otel.delivery.erasure import ForgetResult
-    from voicemode_otel.operations.preference import PreferenceChange
-    from voicemode_otel.operations.preview import Preview
-    from voicemode_otel.operations.status import Status
-    from voicemode_otel.store.paths import Paths
+    from voicemode_otel.delivery import ForgetResult
+    from voicemode_otel.operations import PreferenceChange, Preview, Status
+    from voicemode_otel.store import Paths
 
 __all__ = ["ask_once", "forget", "preview", "set_preference", "status", "stop"]
 
@@ -58,14 +56,14 @@ def ask_once(base_dir: str | os.PathLike[str] | None = None) -> None:
 def _paths(base_dir: str | os.PathLike[str] | None) -> Paths:
     from pathlib import Path
 
-    from voicemode_otel.store.paths import Paths
+    from voicemode_otel.store import Paths
 
     return Paths(Path(base_dir).expanduser()) if base_dir is not None else Paths.from_environ()
 
 
 def status(base_dir: str | os.PathLike[str] | None = None) -> Status:
     """Consent, endpoint, ID, last send, next due and pending report; changes nothing."""
-    from voicemode_otel.operations.status import current
+    from voicemode_otel.operations import current
 
     return current(_paths(base_dir))
 
@@ -79,20 +77,20 @@ def set_preference(
     report was ever delivered, unless ``keep_server_data``; it never fails
     for a damaged ``voicemode.env`` (the opt-out is then recorded elsewhere).
     """
-    from voicemode_otel.operations.preference import set_preference as _set
+    from voicemode_otel.operations import set_preference as _set
 
     return _set(_paths(base_dir), enabled, keep_server_data=keep_server_data)
 
 
 def preview(base_dir: str | os.PathLike[str] | None = None, **options: Any) -> Preview:
     """The report that would be sent next; sends and writes nothing."""
-    from voicemode_otel.operations.preview import build
+    from voicemode_otel.operations import build
 
     return build(_paths(base_dir), **options)
 
 
 def forget(base_dir: str | os.PathLike[str] | None = None) -> ForgetResult:
     """Delete this installation's data on the server, then the local ID and state."""
-    from voicemode_otel.delivery.erasure import forget as _forget
+    from voicemode_otel.delivery import forget as _forget
 
     return _forget(_paths(base_dir))

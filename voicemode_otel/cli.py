@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from voicemode_otel import texts
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 EXIT_OK, EXIT_KEPT, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 PROMPT = "Share anonymous usage statistics with the VoiceMode team? [y/N] "
@@ -89,7 +89,7 @@ def maybe_ask(paths: Paths, environ: Mapping[str, str], stdin: TextIO, stdout: T
         return
     if not _interactive(stdin, stdout):
         return
-    from voicemode_otel.operations.preference import set_preference
+    from voicemode_otel.operations import set_preference
 
     prompt = texts.opt_in_prompt(str(paths.env_file)).replace(
         " Would you like to share these statistics?", ""
@@ -156,8 +156,8 @@ def _status(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
 
 def _set(mode: str) -> Callable[[Paths, argparse.Namespace, TextIO], int]:
     def command(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-        from voicemode_otel.operations.preference import PreferenceRefused, set_mode
-        from voicemode_otel.store.envfile import EnvFileError
+        from voicemode_otel.operations import PreferenceRefused, set_mode
+        from voicemode_otel.store import EnvFileError
 
         try:
             change = set_mode(paths, mode, keep_server_data=getattr(args, "keep_server_data", False))  # type: ignore[arg-type]
@@ -195,7 +195,7 @@ def send_exit_codes() -> dict[Any, int]:
     endpoint refused the report itself (dropped or refused: the same bytes would be refused
     again). 2 is for usage errors only, never an outcome.
     """
-    from voicemode_otel.delivery.run import Outcome
+    from voicemode_otel.delivery import Outcome
 
     codes = dict.fromkeys(Outcome, EXIT_KEPT)
     codes.update(dict.fromkeys((Outcome.DELIVERED, Outcome.NOTHING_TO_SEND, Outcome.NOT_DUE), EXIT_OK))
@@ -207,7 +207,7 @@ def send_exit_codes() -> dict[Any, int]:
 
 def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
     from voicemode_otel.delivery import run as delivery
-    from voicemode_otel.operations.status import when
+    from voicemode_otel.operations import when
 
     result = delivery.run(
         delivery.RunConfig(
@@ -236,7 +236,7 @@ def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _forget(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-    from voicemode_otel.delivery.erasure import forget
+    from voicemode_otel.delivery import forget
 
     result = forget(paths)
     text = result.describe()
@@ -281,8 +281,8 @@ def _log(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
 
 def _seconds(stamp: str) -> str:
     """A logged time as people read it: to the second."""
-    from voicemode_otel.contract.periods import parse_iso
-    from voicemode_otel.operations.status import when
+    from voicemode_otel.contract import parse_iso
+    from voicemode_otel.operations import when
 
     try:
         return when(parse_iso(stamp)) or stamp

@@ -20,7 +20,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from voicemode_otel import texts
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 TOOL_NAMES = ("telemetry_check_status", "telemetry_set_preference", "telemetry_preview", "telemetry_forget")
 STATUS_URI = "voicemode://telemetry/status"
@@ -167,8 +167,8 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
         effect at once.
         """
         from voicemode_otel.delivery import runner
-        from voicemode_otel.operations.preference import PreferenceRefused, set_preference
-        from voicemode_otel.store.envfile import EnvFileError
+        from voicemode_otel.operations import PreferenceRefused, set_preference
+        from voicemode_otel.store import EnvFileError
 
         where = paths()
         try:
@@ -210,7 +210,7 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.tool(name="telemetry_forget", annotations={"destructiveHint": True, "openWorldHint": True})
     def telemetry_forget() -> ForgetResult:
         """Delete this installation's statistics on the server, then its anonymous ID and local state."""
-        from voicemode_otel.delivery.erasure import forget
+        from voicemode_otel.delivery import forget
 
         result = forget(paths())
         if not result.ok:

@@ -36,7 +36,7 @@ from vmhost import (
 
 from voicemode_otel import cli
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 PATCHED_FILES = re.findall(r"^\+\+\+ b/(\S+)", PATCH.read_text(encoding="utf-8"), flags=re.MULTILINE)
 

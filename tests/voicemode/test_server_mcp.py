@@ -42,8 +42,8 @@ from vmhost import WRITER, FrozenClock, console_script, host_environ, micros, pa
 
 from voicemode_otel import texts
 from voicemode_otel.operations import preference
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.testing.capture import Behaviour, CaptureServer
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 pytestmark = pytest.mark.timeout(600)
 

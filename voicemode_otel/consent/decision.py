@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import voicemode_otel as rules  # the consent rules, in the one module the host's start-up loads
 from voicemode_otel import DO_NOT_TRACK, METRICS_EXPORTER, PREFERENCE_VARIABLE, SDK_DISABLED
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 __all__ = [
     "DO_NOT_TRACK",

@@ -25,7 +25,7 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 
 class ConsentSampler(Sampler):

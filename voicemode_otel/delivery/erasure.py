@@ -25,14 +25,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.contract.periods import iso, parse_iso, shown
+from voicemode_otel.contract import iso, parse_iso, shown
 from voicemode_otel.delivery import lock as delivery_lock
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.installation import enrollment, identity
-from voicemode_otel.store import transparency
-from voicemode_otel.store.atomic import read_private, remove, write_private
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.store.state import load_state
+from voicemode_otel.store import Paths, load_state, read_private, remove, transparency, write_private
 
 _log = logging.getLogger(__name__)
 
@@ -260,8 +257,7 @@ def _delete_on_server(
     ``(status or None, a one-line cause, Retry-After seconds)``.
     """
     from voicemode_otel.export import attempt as http_attempt
-    from voicemode_otel.export.errors import printable
-    from voicemode_otel.export.sender import retry_after_seconds
+    from voicemode_otel.export import printable, retry_after_seconds
 
     answer = http_attempt.request("DELETE", url, settings)
     if answer.response is None:

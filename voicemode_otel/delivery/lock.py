@@ -23,8 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from voicemode_otel.store.atomic import ensure_private_dir, open_regular
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, ensure_private_dir, open_regular
 
 POLL_SECONDS = 0.05
 _held = threading.local()

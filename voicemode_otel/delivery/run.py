@@ -49,20 +49,18 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from voicemode_otel.consent import decision as consent
+from voicemode_otel.contract import HOUR, Period, ceil_hour, clock_difference, shown
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import HOUR, Period, ceil_hour, clock_difference, shown
 from voicemode_otel.delivery import erasure
 from voicemode_otel.delivery import lock as delivery_lock
 from voicemode_otel.delivery.schedule import next_due, next_period, period_start
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.installation import enrollment, identity
-from voicemode_otel.store import state, transparency
-from voicemode_otel.store.atomic import remove
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, remove, state, transparency
 
 if TYPE_CHECKING:
-    from voicemode_otel.export.sender import SendResult
-    from voicemode_otel.logs.sessions import SessionReader
+    from voicemode_otel.export import SendResult
+    from voicemode_otel.logs import SessionReader
     from voicemode_otel.report import build as report
 
 _log = logging.getLogger(__name__)
@@ -188,7 +186,7 @@ def _work(
     settings: exporter_config.ExportSettings,
     now: datetime,
 ) -> RunResult:
-    from voicemode_otel.logs.sessions import SessionReader
+    from voicemode_otel.logs import SessionReader
 
     paths = config.paths
     done: list[str] = []
@@ -321,7 +319,7 @@ def _prepare(
     reader: SessionReader,
 ) -> state.PendingReport | None:
     """Build the period's report; persist it (pending + log) or, if empty, just advance."""
-    from voicemode_otel.installation.resource import installation_attributes
+    from voicemode_otel.installation import installation_attributes
     from voicemode_otel.report import build as report
     from voicemode_otel.report import otlp_json
 
@@ -373,8 +371,8 @@ def _send(
     now: datetime,
     telemetry_id: str,
 ) -> RunResult:
-    from voicemode_otel.export.sender import ReportSender
-    from voicemode_otel.report.otlp_decode import UnsupportedReport, restore
+    from voicemode_otel.export import ReportSender
+    from voicemode_otel.report import UnsupportedReport, restore
 
     paths = config.paths
     endpoint = settings.endpoint or ""
@@ -593,9 +591,8 @@ def _local_schedule(paths: Paths, now: datetime, console: bool) -> state.Deliver
 
 def _run_local(config: RunConfig, now: datetime, *, console: bool = False) -> RunResult:
     """Local mode: build each due period's report and log it; nothing is ever sent."""
-    from voicemode_otel.installation.identity import PLACEHOLDER_ID
-    from voicemode_otel.installation.resource import installation_attributes
-    from voicemode_otel.logs.sessions import SessionReader
+    from voicemode_otel.installation import PLACEHOLDER_ID, installation_attributes
+    from voicemode_otel.logs import SessionReader
     from voicemode_otel.report import build as report
     from voicemode_otel.report import otlp_json
 

@@ -23,8 +23,7 @@ from voicemode_otel.consent import decision as consent
 from voicemode_otel.delivery import erasure, schedule
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.installation import enrollment
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, state
 
 _log = logging.getLogger(__name__)
 

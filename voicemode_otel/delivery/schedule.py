@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from voicemode_otel.contract import HOUR, Period, ceil_hour, floor_hour
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import HOUR, Period, ceil_hour, floor_hour
-from voicemode_otel.store.state import DeliveryState
+from voicemode_otel.store import DeliveryState
 
 
 def period_start(current: DeliveryState, opted_in_at: datetime) -> datetime:

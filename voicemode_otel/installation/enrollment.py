@@ -15,17 +15,17 @@ import contextlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from voicemode_otel.contract.periods import ceil_hour, shown
+from voicemode_otel.contract import ceil_hour, shown
 from voicemode_otel.installation import identity
-from voicemode_otel.store import transparency
-from voicemode_otel.store.atomic import remove
-from voicemode_otel.store.paths import Paths
-from voicemode_otel.store.state import (
+from voicemode_otel.store import (
     DeliveryState,
+    Paths,
     opted_in_from_enrollment,
+    remove,
     repair,
     save_enrollment,
     save_state,
+    transparency,
 )
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -98,7 +98,7 @@ def enroll(paths: Paths, now: datetime) -> Enrollment:
 
 def current(paths: Paths) -> Enrollment | None:
     """The existing enrollment, creating nothing."""
-    from voicemode_otel.store.state import load_state
+    from voicemode_otel.store import load_state
 
     telemetry_id = identity.read(paths)
     opted_in_at = load_state(paths).opted_in_at

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from voicemode_otel.store.atomic import UnsafePath, read_private, remove, write_private
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, UnsafePath, read_private, remove, write_private
 
 _log = logging.getLogger(__name__)
 

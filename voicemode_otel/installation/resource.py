@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource, ResourceDetector
 from voicemode_otel.consent import decision as consent
 from voicemode_otel.contract import spec as contract
 from voicemode_otel.installation import enrollment, environment
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths
 
 
 def installation_attributes(

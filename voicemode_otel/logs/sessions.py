@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voicemode_otel.contract.periods import Period
+from voicemode_otel.contract import Period
 from voicemode_otel.logs import files as log_files
 from voicemode_otel.logs import normalize
 

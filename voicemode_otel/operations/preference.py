@@ -24,12 +24,10 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.contract.periods import shown
+from voicemode_otel.contract import shown
 from voicemode_otel.delivery import erasure
 from voicemode_otel.installation import enrollment
-from voicemode_otel.store import envfile
-from voicemode_otel.store.atomic import remove, write_private
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, envfile, remove, write_private
 
 ENV_FILE_COMMENT = "Anonymous usage statistics (voicemode-otel): true, false, local or ask"
 Mode = Literal["on", "off", "local"]
@@ -228,6 +226,6 @@ def set_preference(
 
 
 def _wake_reporter() -> None:
-    from voicemode_otel.delivery.runner import REPORTER
+    from voicemode_otel.delivery import REPORTER
 
     REPORTER.wake()

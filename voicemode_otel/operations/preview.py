@@ -21,17 +21,14 @@ from datetime import datetime, timedelta, timezone
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.contract.periods import HOUR, Period, floor_hour, shown
+from voicemode_otel.contract import HOUR, Period, floor_hour, shown
 from voicemode_otel.delivery import schedule
 from voicemode_otel.export import config as exporter_config
-from voicemode_otel.installation import enrollment
-from voicemode_otel.installation.identity import PLACEHOLDER_ID
-from voicemode_otel.installation.resource import installation_attributes
-from voicemode_otel.logs.sessions import ReadStats, Session, completed_sessions
+from voicemode_otel.installation import PLACEHOLDER_ID, enrollment, installation_attributes
+from voicemode_otel.logs import ReadStats, Session, completed_sessions
 from voicemode_otel.report import build as report
 from voicemode_otel.report import otlp_json
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, state
 
 DAY = timedelta(hours=24)
 

@@ -14,9 +14,9 @@ import textwrap
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
+from voicemode_otel.contract import shown
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import shown
-from voicemode_otel.logs.sessions import ReadStats
+from voicemode_otel.logs import ReadStats
 from voicemode_otel.operations.preview import Preview
 
 NEWEST_KNOWN_SCHEMA = 4

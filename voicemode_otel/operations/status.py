@@ -14,13 +14,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from voicemode_otel.consent import decision as consent
-from voicemode_otel.contract.periods import Period, clock_difference, shown
+from voicemode_otel.contract import Period, clock_difference, shown
 from voicemode_otel.delivery import erasure, schedule
 from voicemode_otel.export import config as exporter_config
 from voicemode_otel.export import proxies
 from voicemode_otel.installation import identity
-from voicemode_otel.store import state
-from voicemode_otel.store.paths import Paths
+from voicemode_otel.store import Paths, state
 
 SCHEMA = 2
 """Version of the ``status --json`` shape; bumped only when a key changes meaning or goes."""

@@ -22,9 +22,9 @@ from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metr
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.sdk.metrics.export import MetricsData
 
+from voicemode_otel.contract import Period
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 from voicemode_otel.report import pipeline, privacy
 
 

@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import Resource
 
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session
 
 
 def _views(spec: contract.Contract) -> list[View]:

@@ -26,8 +26,8 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from voicemode_otel.contract import Period
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period
 
 # The OTLP encoder turns a ``None`` optional field into "absent" (proto3
 # optional semantics), which is how a histogram point goes out without

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from voicemode_otel.contract.periods import Period, ceil_hour, floor_hour, iso, parse_iso, shown
+from voicemode_otel.contract import Period, ceil_hour, floor_hour, iso, parse_iso, shown
 from voicemode_otel.store import transparency
 from voicemode_otel.store.atomic import read_private, remove, write_private
 from voicemode_otel.store.paths import Paths

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from voicemode_otel.contract.periods import Period, iso
+from voicemode_otel.contract import Period, iso
 from voicemode_otel.store.atomic import append_private, read_private
 from voicemode_otel.store.paths import Paths
 

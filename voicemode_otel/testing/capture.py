@@ -72,7 +72,7 @@ class Captured:
     def request(self) -> ExportMetricsServiceRequest:
         """The decoded OTLP request, from protobuf or OTLP/JSON as the ``Content-Type`` says."""
         if self.is_json:
-            from voicemode_otel.report.otlp_json import from_json
+            from voicemode_otel.report import from_json
 
             return from_json(self.body)
         return ExportMetricsServiceRequest.FromString(self.body)

@@ -17,8 +17,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
-from voicemode_otel.logs import normalize
-from voicemode_otel.logs.sessions import Session
+from voicemode_otel.logs import Session, normalize
 
 KOKORO = ("kokoro", "http://127.0.0.1:8880/v1")
 OPENAI_TTS = ("openai", "https://api.openai.com/v1")

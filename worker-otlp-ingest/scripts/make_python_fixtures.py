@@ -38,9 +38,9 @@ from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics.export import MetricExportResult
 
+from voicemode_otel.contract import Period
 from voicemode_otel.contract import spec as contract
-from voicemode_otel.contract.periods import Period
-from voicemode_otel.logs.sessions import SESSION_GAP, Session
+from voicemode_otel.logs import SESSION_GAP, Session
 from voicemode_otel.report import build as report
 from voicemode_otel.report import otlp_json
 
