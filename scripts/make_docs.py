@@ -3,7 +3,7 @@
 The field tables come from ``contract.json``; the example payload is what the
 real sender put on the wire to a local OTLP receiver for a fixed day of
 sample logs, decoded to OTLP/JSON. Nothing in the generated part is typed by
-hand, and ``tests/test_docs.py`` fails when the committed file is stale.
+hand, and ``tests/faces/test_docs.py`` fails when the committed file is stale.
 
 Usage: ``python scripts/make_docs.py`` (write) or ``--check`` (exit 1 if stale).
 """

@@ -1,6 +1,6 @@
 """The msgspec reader finds exactly the sessions the earlier reader found, on the benchmarks' 100 MB of logs.
 
-The earlier implementation is kept verbatim in tests/reference_sessions.py; every
+The earlier implementation is kept verbatim in tests/support/reference_sessions.py; every
 scenario in test_sessions.py and test_exactly_once.py is also checked against it
 (``differential.checked_sessions``). This test adds the benchmark's data set: about
 100 MB / 135k lines over 30 days, read as a catch-up (five consecutive 7-day periods
@@ -20,7 +20,7 @@ from differential import as_tuples
 from voicemode_otel.contract import Period
 from voicemode_otel.logs import SessionReader, completed_sessions
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import bench_extraction  # the benchmarks' own generator, so both read the same data
 
 

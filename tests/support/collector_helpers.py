@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from voicemode_otel.contract import Period, floor_hour
 from voicemode_otel.report import build as report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "collector-config"
 FAN_OUT = CONFIG_DIR / "voicemode.yaml"
 ALTERNATIVE_SINK = CONFIG_DIR / "voicemode-alternative-sink.yaml"

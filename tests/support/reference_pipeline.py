@@ -1,6 +1,6 @@
 """The recording pipeline before one-add-per-attribute-set (commit 08ad631), verbatim, for tests.
 
-tests/test_pipeline_identity.py checks the package's report bytes equal this one's.
+tests/report/test_pipeline_identity.py checks the package's report bytes equal this one's.
 
 Original docstring: Sessions → OpenTelemetry metrics, through a MeterProvider of our own.
 

@@ -13,7 +13,7 @@ from voicemode_otel.contract import spec as contract
 from voicemode_otel.store import Paths
 from voicemode_otel.testing import Behaviour, CaptureServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # How README's "What is sent" names each attribute of the contract. A new attribute fails
 # this test until the README says it is sent.

@@ -1,6 +1,6 @@
 """The log reader as it was before the msgspec rewrite (commit 08ad631), kept verbatim for tests.
 
-tests/test_sessions_differential.py checks that the package's reader finds exactly the
+tests/logs/test_sessions_differential.py checks that the package's reader finds exactly the
 sessions this one found, on every existing test scenario and on the benchmarks' 100 MB of
 logs. Not part of the package; do not fix bugs here (its known ones: a FIFO named like a log
 hangs it, a line of 2 GB is read whole, and deeply nested JSON raises RecursionError).

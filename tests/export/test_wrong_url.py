@@ -31,7 +31,7 @@ from voicemode_otel.report import otlp_json
 from voicemode_otel.store import Paths, state, transparency
 from voicemode_otel.testing import Behaviour, CaptureServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKER_ROUTES = ("/v1/metrics", "/v1/installations/")
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from voicemode_otel.contract import spec as contract
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_code_constants_name_contract_entries() -> None:

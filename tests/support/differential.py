@@ -1,4 +1,4 @@
-"""The package's log reader checked against the one it replaced (tests/reference_sessions.py)."""
+"""The package's log reader checked against the one it replaced (tests/support/reference_sessions.py)."""
 
 from __future__ import annotations
 

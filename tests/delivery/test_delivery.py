@@ -321,7 +321,7 @@ def test_non_retryable_refusal_is_dropped_and_logged(
 ) -> None:
     """A 4xx that judges the data is logged and dropped, not retried forever; later periods go on.
 
-    (A refusal of the URL or the credentials keeps the report: tests/test_wrong_url.py.)
+    (A refusal of the URL or the credentials keeps the report: tests/export/test_wrong_url.py.)
     """
     world.use_for_a_day(1)
     capture.answer(Behaviour(status))

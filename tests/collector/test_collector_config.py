@@ -1,7 +1,7 @@
 """Structural tests of collector-config/, and `validate` by the project's own Collector.
 
 The Collector itself says whether a config loads (`otelcol-voicemode validate`, at the end; the
-live runs are tests/test_collector_*.py). What it cannot say is whether the config does what
+live runs are tests/collector/test_collector_*.py). What it cannot say is whether the config does what
 the project promises, so these tests read the YAML and check that: endpoints come from the
 environment with loopback defaults; the allow-lists and closed value sets in the processors are
 exactly those of voicemode_otel/contract.json; only privacy-reviewed processors run; delivery
@@ -30,7 +30,7 @@ from localcollector import MAIN_BINARY, PROMETHEUS_BINARY, LocalCollector, run_c
 
 from voicemode_otel.contract import Contract, parse_contract
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "collector-config"
 CONTRACT_PATH = ROOT / "voicemode_otel" / "contract.json"
 GENERATOR_PATH = ROOT / "scripts" / "make_collector_config.py"

@@ -15,7 +15,7 @@ import pytest
 from localworker import free_port
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_make_worker_dev_on_a_terminal_asks_nothing(tmp_path: Path) -> None:
