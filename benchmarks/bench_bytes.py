@@ -11,9 +11,11 @@ from tempfile import TemporaryDirectory
 
 from common import Row
 
-from voicemode_otel import contract, report, testing
-from voicemode_otel.periods import Period, iso
-from voicemode_otel.sessions import Session, completed_sessions
+from voicemode_otel import testing
+from voicemode_otel.contract import Period, iso
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.logs import Session, completed_sessions
+from voicemode_otel.report import build as report
 
 EARLIER_JSON_BYTES, EARLIER_GZIP_BYTES = 573, 353  # measured by the earlier code for 5 sessions (facts §10)
 MAX_GZIP_BYTES = 480  # a typical day's report on the wire; growing past it fails make bench

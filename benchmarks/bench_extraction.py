@@ -18,8 +18,8 @@ from tempfile import TemporaryDirectory
 from common import Row
 
 from voicemode_otel import testing
-from voicemode_otel.periods import Period
-from voicemode_otel.sessions import ReadStats, SessionReader, completed_sessions
+from voicemode_otel.contract import Period
+from voicemode_otel.logs import ReadStats, SessionReader, completed_sessions
 
 END = datetime(2026, 11, 25, tzinfo=timezone.utc)
 LONG_TEXT = (

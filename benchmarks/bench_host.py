@@ -13,9 +13,10 @@ from pathlib import Path
 
 from common import PYTHON, ROOT, Row, clean_env
 
-from voicemode_otel import preference, testing
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel import testing
+from voicemode_otel.operations import preference
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 RUNS = 300
 HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf")

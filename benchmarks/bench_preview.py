@@ -20,9 +20,9 @@ from tempfile import TemporaryDirectory
 from bench_extraction import generate, json_loads_all
 from common import Row, clean_env, compile_package
 
-from voicemode_otel import preference
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import floor_hour
+from voicemode_otel.contract import floor_hour
+from voicemode_otel.operations import preference
+from voicemode_otel.store import Paths
 
 SCRIPT = str(Path(sys.executable).parent / "voicemode-otel")
 RUNS = 7

@@ -59,8 +59,9 @@ from localworker import WORKER, LocalWorker, node_environment
 from worker_noop import BenchWorker
 from worker_reports import HEADERS
 
-from voicemode_otel import contract, report
-from voicemode_otel.periods import Period, floor_hour
+from voicemode_otel.contract import Period, floor_hour
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.report import build as report
 
 FULL_INSTALLATIONS = 100_000
 DEFAULT_INSTALLATIONS = 10_000

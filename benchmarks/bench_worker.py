@@ -46,7 +46,7 @@ from worker_load import LoadResult, encode, run_load
 from worker_noop import BenchWorker
 from worker_reports import HEADERS, typical_bodies, typical_period, typical_protobuf, with_id
 
-from voicemode_otel.periods import Period
+from voicemode_otel.contract import Period
 
 CONCURRENCY = 8
 WARM_UP = 50  # requests per Worker before measuring

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from voicemode_otel import contract
-from voicemode_otel.sessions import Session
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.logs import Session
 
 DAY = 86_400
 HOUR = 3_600

@@ -2,7 +2,7 @@
 
 One typical day (the 5 sessions of ``bench_bytes``: VoiceMode log lines written the way
 VoiceMode writes them, read back by ``completed_sessions``) is built into an OTLP request
-with ``voicemode_otel.report.build`` for a period ending at the current UTC hour, so it is
+with ``voicemode_otel.report.build.build`` for a period ending at the current UTC hour, so it is
 always inside the Worker's 90 days. Each body then gets its own telemetry ID — every
 request is a new report, never an idempotent resend — and is gzip'd as the exporter sends
 it (``compression=gzip`` is the sender's default).
@@ -16,9 +16,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from voicemode_otel import report, testing
-from voicemode_otel.periods import Period, floor_hour
-from voicemode_otel.sessions import completed_sessions
+from voicemode_otel import testing
+from voicemode_otel.contract import Period, floor_hour
+from voicemode_otel.logs import completed_sessions
+from voicemode_otel.report import build as report
 
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
 TEMPLATE_ID = "00000000-0000-4000-8000-000000000000"

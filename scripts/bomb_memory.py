@@ -5,7 +5,7 @@ after N bombs posted at once. A bomb is the largest body the Worker reads (64 Ki
 the wire) holding 64 MiB of zeros after gzip: the Worker answers 413 whatever it
 does, so the question is only how much it inflated on the way. workerd's peak RSS
 is read from ``/proc`` (Linux). Used by ``benchmarks/bench_worker.py`` (a ``make
-bench`` row) and ``tests/test_gzip_bomb.py``.
+bench`` row) and ``tests/system/test_gzip_bomb.py``.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import demo_data
 from localworker import LocalWorker, rollup_cron
 from screenshot import capture
 
-from voicemode_otel import delivery
+from voicemode_otel.delivery import run as delivery
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

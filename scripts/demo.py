@@ -24,10 +24,12 @@ from typing import Any
 from localworker import ROOT, LocalWorker, rollup_cron
 from screenshot import capture
 
-from voicemode_otel import contract, preference, testing
-from voicemode_otel.paths import Paths
-from voicemode_otel.periods import ceil_hour, floor_hour
-from voicemode_otel.sessions import SESSION_GAP
+from voicemode_otel import testing
+from voicemode_otel.contract import ceil_hour, floor_hour
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.logs import SESSION_GAP
+from voicemode_otel.operations import preference
+from voicemode_otel.store import Paths
 
 CLI = str(Path(sys.executable).parent / "voicemode-otel")
 BAR = 30

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from voicemode_otel import delivery, preference, testing
-from voicemode_otel.paths import Paths
-from voicemode_otel.sessions import Session
+from voicemode_otel import testing
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.logs import Session
+from voicemode_otel.operations import preference
+from voicemode_otel.store import Paths
 
 # (MCP host, VoiceMode version, time zone) per simulated installation.
 PROFILES = [

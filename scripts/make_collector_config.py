@@ -3,7 +3,7 @@
 The Collector must let through exactly what ``voicemode_otel/contract.json`` allows: its metric
 names, its attribute keys and its closed value sets. Writing those lists into YAML by hand would
 make a second copy of the contract that drifts, so this script renders the YAML from the contract
-and ``tests/test_collector_config.py`` fails when the committed files differ from what it renders.
+and ``tests/collector/test_collector_config.py`` fails when the committed files differ from what it renders.
 
 Usage::
 

@@ -3,7 +3,7 @@
 The field tables come from ``contract.json``; the example payload is what the
 real sender put on the wire to a local OTLP receiver for a fixed day of
 sample logs, decoded to OTLP/JSON. Nothing in the generated part is typed by
-hand, and ``tests/test_docs.py`` fails when the committed file is stale.
+hand, and ``tests/faces/test_docs.py`` fails when the committed file is stale.
 
 Usage: ``python scripts/make_docs.py`` (write) or ``--check`` (exit 1 if stale).
 """
@@ -18,9 +18,13 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from voicemode_otel import contract, delivery, otlp_json, preference, testing, texts
-from voicemode_otel.otlp_capture import CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel import testing, texts
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.operations import preference
+from voicemode_otel.report import otlp_json
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "privacy.md"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from voicemode_otel.otlp_capture import CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import CaptureServer
 
 # tests/voicemode/ needs the real voice-mode package: scripts/run_tests.py runs it in
 # .venv-voicemode (its "Real-VoiceMode tests" suite); a venv without VoiceMode skips the folder.

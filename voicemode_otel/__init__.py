@@ -15,9 +15,13 @@ report is due (tests hold that line, in a regular install).
 * :func:`status`, :func:`set_preference`, :func:`preview`, :func:`forget`, :func:`stop` —
   the operations the ``voicemode-otel`` CLI and the MCP tools offer.
 
-The other modules use the consent rules as :mod:`voicemode_otel.consent_core`;
-:mod:`voicemode_otel.consent` gives them types, and nothing else restates them.
-Precedence, first match wins (design §2):
+The modules that need the rules import them from here: :mod:`~voicemode_otel.store.paths`,
+:mod:`~voicemode_otel.store.envfile` and :mod:`~voicemode_otel.consent.decision`, which gives them types
+(nothing else restates them). Those three imports are the only ones in the package that
+run up to its root, on purpose: the rules in a module of their own would put a second
+module on the host's start-up path, measured at 0.49M more instructions (callgrind, an
+opted-out start in a regular install: 1.044x a bare interpreter instead of 1.031x).
+Precedence, first match wins (docs/design.md, 'Consent'):
 
 1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
 2. ``OTEL_SDK_DISABLED`` set to ``true``, ``1``, ``yes`` or ``on`` (any case) → paused. The
@@ -393,7 +397,7 @@ _bootstraps: "list[None]" = []  # one entry per bootstrap thread still starting 
 
 def _start_reporter(base: str, exec_source: str, version: "str | None", environ: "Mapping[str, str]") -> None:
     try:
-        from voicemode_otel import runner
+        from voicemode_otel.delivery import runner
 
         runner.start(base_dir=base, exec_source=exec_source, version=version, environ=environ)
     except Exception:  # a bootstrap thread must never print a traceback into the host's stderr

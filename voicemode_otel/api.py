@@ -11,11 +11,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from voicemode_otel.erasure import ForgetResult
-    from voicemode_otel.next_report import Preview
-    from voicemode_otel.overview import Status
-    from voicemode_otel.paths import Paths
-    from voicemode_otel.preference import PreferenceChange
+    from voicemode_otel.delivery import ForgetResult
+    from voicemode_otel.operations import PreferenceChange, Preview, Status
+    from voicemode_otel.store import Paths
 
 __all__ = ["ask_once", "forget", "preview", "set_preference", "status", "stop"]
 
@@ -33,7 +31,7 @@ def stop(timeout: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while _bootstraps and time.monotonic() < deadline:
         time.sleep(0.005)
-    from voicemode_otel import runner
+    from voicemode_otel.delivery import runner
 
     runner.stop(max(0.0, deadline - time.monotonic()))
 
@@ -58,14 +56,14 @@ def ask_once(base_dir: str | os.PathLike[str] | None = None) -> None:
 def _paths(base_dir: str | os.PathLike[str] | None) -> Paths:
     from pathlib import Path
 
-    from voicemode_otel.paths import Paths
+    from voicemode_otel.store import Paths
 
     return Paths(Path(base_dir).expanduser()) if base_dir is not None else Paths.from_environ()
 
 
 def status(base_dir: str | os.PathLike[str] | None = None) -> Status:
     """Consent, endpoint, ID, last send, next due and pending report; changes nothing."""
-    from voicemode_otel.overview import current
+    from voicemode_otel.operations import current
 
     return current(_paths(base_dir))
 
@@ -79,20 +77,20 @@ def set_preference(
     report was ever delivered, unless ``keep_server_data``; it never fails
     for a damaged ``voicemode.env`` (the opt-out is then recorded elsewhere).
     """
-    from voicemode_otel.preference import set_preference as _set
+    from voicemode_otel.operations import set_preference as _set
 
     return _set(_paths(base_dir), enabled, keep_server_data=keep_server_data)
 
 
 def preview(base_dir: str | os.PathLike[str] | None = None, **options: Any) -> Preview:
     """The report that would be sent next; sends and writes nothing."""
-    from voicemode_otel.next_report import build
+    from voicemode_otel.operations import build
 
     return build(_paths(base_dir), **options)
 
 
 def forget(base_dir: str | os.PathLike[str] | None = None) -> ForgetResult:
     """Delete this installation's data on the server, then the local ID and state."""
-    from voicemode_otel.erasure import forget as _forget
+    from voicemode_otel.delivery import forget as _forget
 
     return _forget(_paths(base_dir))

@@ -23,8 +23,9 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-from voicemode_otel import consent, texts
-from voicemode_otel.paths import Paths
+from voicemode_otel import texts
+from voicemode_otel.consent import decision as consent
+from voicemode_otel.store import Paths
 
 EXIT_OK, EXIT_KEPT, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 PROMPT = "Share anonymous usage statistics with the VoiceMode team? [y/N] "
@@ -88,7 +89,7 @@ def maybe_ask(paths: Paths, environ: Mapping[str, str], stdin: TextIO, stdout: T
         return
     if not _interactive(stdin, stdout):
         return
-    from voicemode_otel.preference import set_preference
+    from voicemode_otel.operations import set_preference
 
     prompt = texts.opt_in_prompt(str(paths.env_file)).replace(
         " Would you like to share these statistics?", ""
@@ -139,7 +140,7 @@ def _emit(out: TextIO, args: argparse.Namespace, document: Mapping[str, Any], te
 
 
 def _status(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-    from voicemode_otel import overview
+    from voicemode_otel.operations import status as overview
 
     current = overview.current(paths)
     if args.json:
@@ -155,8 +156,8 @@ def _status(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
 
 def _set(mode: str) -> Callable[[Paths, argparse.Namespace, TextIO], int]:
     def command(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-        from voicemode_otel.envfile import EnvFileError
-        from voicemode_otel.preference import PreferenceRefused, set_mode
+        from voicemode_otel.operations import PreferenceRefused, set_mode
+        from voicemode_otel.store import EnvFileError
 
         try:
             change = set_mode(paths, mode, keep_server_data=getattr(args, "keep_server_data", False))  # type: ignore[arg-type]
@@ -171,7 +172,8 @@ def _set(mode: str) -> Callable[[Paths, argparse.Namespace, TextIO], int]:
 
 
 def _preview(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-    from voicemode_otel import next_report, preview_text
+    from voicemode_otel.operations import preview as next_report
+    from voicemode_otel.operations import preview_text
 
     built = next_report.build(paths, exec_source="cli")
     if args.json:
@@ -204,8 +206,8 @@ def send_exit_codes() -> dict[Any, int]:
 
 
 def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-    from voicemode_otel import delivery
-    from voicemode_otel.overview import when
+    from voicemode_otel.delivery import run as delivery
+    from voicemode_otel.operations import when
 
     result = delivery.run(
         delivery.RunConfig(
@@ -234,7 +236,7 @@ def _send(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _forget(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-    from voicemode_otel.erasure import forget
+    from voicemode_otel.delivery import forget
 
     result = forget(paths)
     text = result.describe()
@@ -248,7 +250,7 @@ def _forget(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _log(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
-    from voicemode_otel import transparency
+    from voicemode_otel.store import transparency
 
     lines = transparency.lines(paths)
     if args.limit is not None:
@@ -279,8 +281,8 @@ def _log(paths: Paths, args: argparse.Namespace, out: TextIO) -> int:
 
 def _seconds(stamp: str) -> str:
     """A logged time as people read it: to the second."""
-    from voicemode_otel.overview import when
-    from voicemode_otel.periods import parse_iso
+    from voicemode_otel.contract import parse_iso
+    from voicemode_otel.operations import when
 
     try:
         return when(parse_iso(stamp)) or stamp

@@ -18,8 +18,9 @@ from fastmcp.exceptions import ToolError
 from pydantic import StrictBool
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from voicemode_otel import consent, texts
-from voicemode_otel.paths import Paths
+from voicemode_otel import texts
+from voicemode_otel.consent import decision as consent
+from voicemode_otel.store import Paths
 
 TOOL_NAMES = ("telemetry_check_status", "telemetry_set_preference", "telemetry_preview", "telemetry_forget")
 STATUS_URI = "voicemode://telemetry/status"
@@ -86,7 +87,7 @@ class ForgetResult(TypedDict):
 
 
 def _status(paths: Paths) -> StatusResult:
-    from voicemode_otel import overview
+    from voicemode_otel.operations import status as overview
 
     current = overview.current(paths)
     data = current.to_dict()
@@ -165,9 +166,9 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
         holds of this installation (unless keep_server_data is true). Takes
         effect at once.
         """
-        from voicemode_otel import runner
-        from voicemode_otel.envfile import EnvFileError
-        from voicemode_otel.preference import PreferenceRefused, set_preference
+        from voicemode_otel.delivery import runner
+        from voicemode_otel.operations import PreferenceRefused, set_preference
+        from voicemode_otel.store import EnvFileError
 
         where = paths()
         try:
@@ -192,7 +193,9 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.tool(name="telemetry_preview", annotations={"readOnlyHint": True, "openWorldHint": False})
     def telemetry_preview() -> PreviewResult:
         """The exact report that would be sent next (nothing is sent), with a readable summary."""
-        from voicemode_otel import next_report, otlp_json, preview_text
+        from voicemode_otel.operations import preview as next_report
+        from voicemode_otel.operations import preview_text
+        from voicemode_otel.report import otlp_json
 
         built = next_report.build(paths())
         return PreviewResult(
@@ -207,7 +210,7 @@ def register(server: FastMCP, *, base_dir: str | os.PathLike[str] | None = None)
     @server.tool(name="telemetry_forget", annotations={"destructiveHint": True, "openWorldHint": True})
     def telemetry_forget() -> ForgetResult:
         """Delete this installation's statistics on the server, then its anonymous ID and local state."""
-        from voicemode_otel.erasure import forget
+        from voicemode_otel.delivery import forget
 
         result = forget(paths())
         if not result.ok:

@@ -8,7 +8,7 @@ path reads into a report (tests check both).
 
 from __future__ import annotations
 
-from voicemode_otel import contract
+from voicemode_otel.contract import spec as contract
 
 NEVER_COLLECTED = (
     "what you or the assistant said (transcripts), audio, or voice names",

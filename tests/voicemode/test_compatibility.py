@@ -43,5 +43,5 @@ def test_these_tests_run_against_voicemodes_pinned_fastmcp() -> None:
     assert installed == _pin("constraints-voicemode.txt", "fastmcp")
     assert installed in _fastmcp_requirement("voice-mode").specifier
     assert installed in _fastmcp_requirement("voicemode-otel", extra="mcp").specifier
-    # The main venv's pin (tests/test_mcp.py) lies in the same range.
+    # The main venv's pin (tests/host/test_mcp.py) lies in the same range.
     assert _pin("constraints.txt", "fastmcp") in _fastmcp_requirement("voicemode-otel", extra="mcp").specifier

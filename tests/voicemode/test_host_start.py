@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 from vmhost import console_script, host_environ, patched_copy
 
-from voicemode_otel import preference, testing
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel import testing
+from voicemode_otel.operations import preference
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 # Longer than any bound below by far, so a wait on it cannot pass for a slow exit on a loaded machine.
 HANG = Behaviour(delay=300)

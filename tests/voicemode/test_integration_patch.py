@@ -34,8 +34,9 @@ from vmhost import (
     sdist,
 )
 
-from voicemode_otel import cli, consent
-from voicemode_otel.paths import Paths
+from voicemode_otel import cli
+from voicemode_otel.consent import decision as consent
+from voicemode_otel.store import Paths
 
 PATCHED_FILES = re.findall(r"^\+\+\+ b/(\S+)", PATCH.read_text(encoding="utf-8"), flags=re.MULTILINE)
 

@@ -27,8 +27,8 @@ import scenario
 from localworker import LocalWorker
 from vmhost import ROOT, SYDNEY, WRITER, FrozenClock, at_micros, console_script, host_environ, micros
 
-from voicemode_otel import delivery, transparency
-from voicemode_otel.paths import Paths
+from voicemode_otel.delivery import run as delivery
+from voicemode_otel.store import Paths, transparency
 
 pytestmark = pytest.mark.e2e
 

@@ -40,9 +40,10 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from vmhost import WRITER, FrozenClock, console_script, host_environ, micros, patched_copy
 
-from voicemode_otel import preference, texts
-from voicemode_otel.otlp_capture import Behaviour, CaptureServer
-from voicemode_otel.paths import Paths
+from voicemode_otel import texts
+from voicemode_otel.operations import preference
+from voicemode_otel.store import Paths
+from voicemode_otel.testing import Behaviour, CaptureServer
 
 pytestmark = pytest.mark.timeout(600)
 

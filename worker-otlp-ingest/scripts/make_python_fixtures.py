@@ -9,7 +9,7 @@ so the three can be stored side by side:
   <name>.pb      the protobuf body (``ExportMetricsServiceRequest.SerializeToString``)
   <name>.pb.gz   what the official OTLP/HTTP exporter (gzip) actually put on the wire,
                  captured by a throwaway HTTP server on 127.0.0.1
-  <name>.json    OTLP/JSON (``voicemode_otel.otlp_json.to_json``)
+  <name>.json    OTLP/JSON (``voicemode_otel.report.otlp_json.to_json``)
 
 ``manifest.json`` lists each body with its headers and the rows the Worker must store,
 computed here independently of the pipeline: bins by a plain walk over the contract's
@@ -38,9 +38,11 @@ from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics.export import MetricExportResult
 
-from voicemode_otel import contract, otlp_json, report
-from voicemode_otel.periods import Period
-from voicemode_otel.sessions import SESSION_GAP, Session
+from voicemode_otel.contract import Period
+from voicemode_otel.contract import spec as contract
+from voicemode_otel.logs import SESSION_GAP, Session
+from voicemode_otel.report import build as report
+from voicemode_otel.report import otlp_json
 
 HOUR = timedelta(hours=1)
 

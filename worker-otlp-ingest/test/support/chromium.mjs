@@ -1,6 +1,6 @@
 // Drives a headless Chromium (Debian's, via playwright-core) through a list of steps and
 // prints one JSON document with what each step saw. Used by scripts/screenshot.py (the
-// screenshots of `make demo` and docs/dashboard.png) and by tests/test_dashboard_browser.py.
+// screenshots of `make demo` and docs/dashboard.png) and by tests/system/test_dashboard_browser.py.
 //
 //   node test/support/chromium.mjs JOB.json
 //

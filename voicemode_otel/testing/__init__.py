@@ -1,0 +1,85 @@
+"""Test support shipped with the package: sample VoiceMode logs and capture servers.
+
+:mod:`~voicemode_otel.testing.logs` writes conversation logs the way VoiceMode does
+(``sample_week``), :mod:`~voicemode_otel.testing.capture` and
+:mod:`~voicemode_otel.testing.grpc_capture` are real OTLP servers on 127.0.0.1 that record what
+arrives. For tests, scripts and benchmarks.
+
+May import: :mod:`voicemode_otel.contract`, :mod:`voicemode_otel.logs`, :mod:`voicemode_otel.report`.
+Must not import: anything above them; and no production layer imports this one.
+
+``__all__`` is what code outside this layer uses; the rest lives below this face. Names load
+on first use, so importing the face costs nothing (the host's start-up path never reaches it).
+"""
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from voicemode_otel.testing import logs
+    from voicemode_otel.testing.capture import OK, Behaviour, Captured, CaptureServer
+    from voicemode_otel.testing.grpc_capture import GrpcBehaviour, GrpcCaptureServer
+    from voicemode_otel.testing.logs import (
+        CUSTOM_STT,
+        KOKORO,
+        OPENAI_STT,
+        OPENAI_TTS,
+        PACIFIC,
+        WHISPER_LOCAL,
+        ConversationLogWriter,
+        conversation_id_for,
+        sample_week,
+        voicemode_line,
+    )
+
+__all__ = [
+    "CUSTOM_STT",
+    "KOKORO",
+    "OK",
+    "OPENAI_STT",
+    "OPENAI_TTS",
+    "PACIFIC",
+    "WHISPER_LOCAL",
+    "Behaviour",
+    "CaptureServer",
+    "Captured",
+    "ConversationLogWriter",
+    "GrpcBehaviour",
+    "GrpcCaptureServer",
+    "conversation_id_for",
+    "logs",
+    "sample_week",
+    "voicemode_line",
+]
+
+# Where each name lives; a name that is a module maps to itself.
+_HOMES = {
+    "voicemode_line": "logs",
+    "conversation_id_for": "logs",
+    "WHISPER_LOCAL": "logs",
+    "OPENAI_TTS": "logs",
+    "OPENAI_STT": "logs",
+    "KOKORO": "logs",
+    "CUSTOM_STT": "logs",
+    "Behaviour": "capture",
+    "CaptureServer": "capture",
+    "Captured": "capture",
+    "ConversationLogWriter": "logs",
+    "GrpcBehaviour": "grpc_capture",
+    "GrpcCaptureServer": "grpc_capture",
+    "OK": "capture",
+    "PACIFIC": "logs",
+    "logs": "logs",
+    "sample_week": "logs",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The name from its module below this face, imported on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{home}")
+    value = module if home == name else getattr(module, name)
+    globals()[name] = value
+    return value
