@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -50,9 +51,17 @@ def regular_install(root: Path) -> tuple[Path, str]:
     a denominator that hides what the package itself costs. Returns the venv's python and
     how its dependencies were installed.
     """
-    wheels, venv = root / "wheel", root / "venv"
+    wheels, venv, source = root / "wheel", root / "venv", root / "source"
+    # Built from a copy of what the wheel is made of: setuptools stages a build in the
+    # checkout's build/lib and packs whatever is there, so a module moved or deleted since
+    # an earlier build would still be installed (and on the import path) from the checkout.
+    shutil.copytree(
+        ROOT / "voicemode_otel", source / "voicemode_otel", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md", *(p.name for p in ROOT.glob("LICENSE*"))):
+        shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(ROOT)],
+        [PYTHON, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)],
         check=True,
         cwd=root,
     )
@@ -106,8 +115,6 @@ def _cpu_and_wall(
 
 def _instructions(python: Path, code: str, env: dict[str, str], cwd: Path) -> int | None:
     """Instructions executed by the whole process (valgrind's callgrind), or None without valgrind."""
-    import shutil
-
     if shutil.which("valgrind") is None:
         return None
     result = subprocess.run(
@@ -136,10 +143,19 @@ def opted_out() -> list[Row]:
             ("DO_NOT_TRACK=1", {"DO_NOT_TRACK": "1"}),
             ("not asked yet, VoiceMode's 400-line voicemode.env", {}),
         ]
-        ours_code = "import voicemode_otel; voicemode_otel.start()"
+        # The call lives in a host module, byte-compiled as VoiceMode's own code is, against an
+        # empty host module: with `-c "import voicemode_otel; voicemode_otel.start()"` against
+        # `-c pass`, compiling the longer command line alone was counted as ours (~74,000
+        # instructions, 0.2 % of the interpreter), a cost no host pays at start.
+        (neutral / "host_ours.py").write_text("import voicemode_otel\n\nvoicemode_otel.start()\n")
+        (neutral / "host_bare.py").write_text("")
+        subprocess.run(
+            [str(python), "-m", "py_compile", "host_ours.py", "host_bare.py"], cwd=neutral, check=True
+        )
+        ours_code, bare_code = "import host_ours", "import host_bare"
         for label, extra in cases:
             env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "VOICEMODE_BASE_DIR": str(settings), **extra}
-            commands = {"ours": [str(python), "-c", ours_code], "bare": [str(python), "-c", "pass"]}
+            commands = {"ours": [str(python), "-c", ours_code], "bare": [str(python), "-c", bare_code]}
             _cpu_and_wall(commands, 5, env, neutral)  # warm the page cache
             times = _cpu_and_wall(commands, RUNS, env, neutral)
             cpu = {name: statistics.median(times[name][0]) for name in commands}
@@ -158,7 +174,7 @@ def opted_out() -> list[Row]:
                 check=True,
             ).stdout.split()
             heavy = [m for m in modules if m.startswith(HEAVY)]
-            counted = [_instructions(python, code, env, neutral) for code in (ours_code, "pass")]
+            counted = [_instructions(python, code, env, neutral) for code in (ours_code, bare_code)]
             cpu_ratio = cpu["ours"] / cpu["bare"]
             # Instructions are deterministic (PYTHONHASHSEED=0); times on a shared machine are
             # not. The goal is judged on instructions where valgrind is installed.
@@ -167,13 +183,13 @@ def opted_out() -> list[Row]:
             rows.append(
                 Row(
                     f"opted-out host cost, regular install: `import voicemode_otel; start()` ({label}) "
-                    "vs `python -c pass`",
+                    "in a byte-compiled host module vs an empty one",
                     f"{cpu['ours'] * 1000:.2f} ms CPU",
                     f"{cpu['bare'] * 1000:.2f} ms CPU",
                     ratio,
                     "≤ 1.03×",
                     ratio <= 1.03,
-                    f"ratio of {judged}; wheel pip-installed {how} into a fresh venv, run from an empty folder; "
+                    f"ratio of {judged}; wheel pip-installed {how} into a fresh venv, run from a folder holding only the two host modules; "
                     f"median CPU time (user + sys) of {RUNS} interleaved runs {cpu_ratio:.3f}×, wall "
                     f"{wall['ours'] * 1000:.1f} vs {wall['bare'] * 1000:.1f} ms "
                     f"({wall['ours'] / wall['bare']:.3f}×)"

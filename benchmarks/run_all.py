@@ -55,7 +55,11 @@ def machine() -> str:
 
 
 def fmt_ratio(row: Row) -> str:
-    return f"{row.ratio:.2f}×" if row.ratio is not None else "—"
+    """Two decimals, or three where two would print the goal's own number (1.03 against ≤ 1.03)."""
+    if row.ratio is None:
+        return "—"
+    shown = f"{row.ratio:.2f}×"
+    return f"{row.ratio:.3f}×" if row.met is not None and shown in row.goal else shown
 
 
 def verdict(row: Row) -> str:
