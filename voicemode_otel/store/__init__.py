@@ -14,8 +14,9 @@ Must not import: logs, report, export, consent, installation, delivery, operatio
 on first use, so importing the face costs nothing (the host's start-up path never reaches it).
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from voicemode_otel import _faces
 
 if TYPE_CHECKING:
     from voicemode_otel.store import envfile, state, transparency
@@ -81,11 +82,4 @@ _HOMES = {
 
 
 def __getattr__(name: str) -> object:
-    """The name from its module below this face, imported on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{home}")
-    value = module if home == name else getattr(module, name)
-    globals()[name] = value
-    return value
+    return _faces.load(__name__, _HOMES, name)

@@ -12,8 +12,9 @@ Must not import: anything above them; and no production layer imports this one.
 on first use, so importing the face costs nothing (the host's start-up path never reaches it).
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from voicemode_otel import _faces
 
 if TYPE_CHECKING:
     from voicemode_otel.testing import logs
@@ -75,11 +76,4 @@ _HOMES = {
 
 
 def __getattr__(name: str) -> object:
-    """The name from its module below this face, imported on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{home}")
-    value = module if home == name else getattr(module, name)
-    globals()[name] = value
-    return value
+    return _faces.load(__name__, _HOMES, name)
