@@ -98,7 +98,8 @@ def stop_process_group(process: subprocess.Popen[bytes] | None) -> None:
 class LocalWorker:
     """A ``wrangler dev`` process with its own local D1 state; use as a context manager."""
 
-    port: int = field(default_factory=free_port)
+    port: int = 0
+    """The port on 127.0.0.1; 0: a free one, chosen again if another process binds it first."""
     state_dir: Path | None = None
     """Where local D1 lives; a fresh temporary directory (removed at stop) when None."""
     stats_min_installations: int | None = None
@@ -109,6 +110,12 @@ class LocalWorker:
     log_path: Path | None = None
     _process: subprocess.Popen[bytes] | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
+    _any_port: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self._any_port = self.port == 0
+        if self._any_port:
+            self.port = free_port()
 
     @property
     def base_url(self) -> str:
@@ -138,19 +145,27 @@ class LocalWorker:
             env["STATS_MIN_INSTALLATIONS"] = str(self.stats_min_installations)
         env["ROLLUP_ON_READ"] = "1" if self.rollup_on_read else "0"
         env["STATS_ESTABLISHED"] = self.established
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [str(WORKER / "scripts" / "dev.sh"), str(self.port)],
-                cwd=WORKER,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() ends wrangler and workerd together
-            )
-        if serving(self._process, f"{self.base_url}/healthz", timeout):
-            return self
-        tail = self.log_path.read_text(errors="replace")[-3000:]
+        # A free port is free only until someone binds it: another server of the same test
+        # run may take it between free_port() and wrangler's bind. Then a port of our own
+        # choosing is chosen again (a port the caller gave is not).
+        for attempt in range(3):
+            with self.log_path.open("wb") as log:
+                self._process = subprocess.Popen(
+                    [str(WORKER / "scripts" / "dev.sh"), str(self.port)],
+                    cwd=WORKER,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: stop() ends wrangler and workerd
+                )
+            if serving(self._process, f"{self.base_url}/healthz", timeout):
+                return self
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            if not (self._any_port and attempt < 2 and "Address already in use" in tail):
+                break
+            stop_process_group(self._process)
+            self.port = free_port()
         self.stop()
         raise RuntimeError(f"the local Worker did not start on port {self.port}:\n{tail}")
 
