@@ -3,45 +3,48 @@
 This one file is all that VoiceMode's start-up pays for: ``import voicemode_otel;
 voicemode_otel.start()`` loads it and nothing the interpreter has not already
 loaded (no ``typing``, ``re``, ``pathlib``, ``dataclasses``, not even
-``__future__``; a second module alone would cost a host more than this one
-does). It holds the consent rules, so the opted-out path costs a few
-environment lookups and at most one small file read, and :func:`start`. The
-rest of the API is loaded on first use (:mod:`voicemode_otel.api`), the
-OpenTelemetry SDK, ``requests`` and protobuf only once consent exists and a
+``__future__``). It holds the consent rules and :func:`start`, so an opted-out
+start costs a few environment lookups, three ``lstat`` calls and at most one small
+file read. The rest of the API is loaded on first use (:mod:`voicemode_otel.api`),
+the OpenTelemetry SDK, ``requests`` and protobuf only once consent exists and a
 report is due (tests hold that line, in a regular install).
 
-* :func:`start` — VoiceMode's one call at server start; returns at once.
-* :func:`ask_once` — for VoiceMode's own CLI: the first-run question, on a terminal only.
-* :func:`status`, :func:`set_preference`, :func:`preview`, :func:`forget`, :func:`stop` —
+* :func:`start`: VoiceMode's one call at server start; returns at once.
+* :func:`ask_once`: for VoiceMode's own CLI, the first-run question, on a terminal only.
+* :func:`status`, :func:`set_preference`, :func:`preview`, :func:`forget`, :func:`stop`:
   the operations the ``voicemode-otel`` CLI and the MCP tools offer.
 
-The modules that need the rules import them from here: :mod:`~voicemode_otel.store.paths`,
-:mod:`~voicemode_otel.store.envfile` and :mod:`~voicemode_otel.consent.decision`, which gives them types
-(nothing else restates them). Those three imports are the only ones in the package that
-run up to its root, on purpose: the rules in a module of their own would put a second
-module on the host's start-up path, measured at 0.49M more instructions (callgrind, an
-opted-out start in a regular install: 1.044x a bare interpreter instead of 1.031x).
+Every function and every global name here is paid at each host start, used or not
+(callgrind, regular install: 10,000 to 50,000 instructions a function, a few thousand a
+name; a second module 0.49M, 1.3 % of a bare interpreter). So what only some starts
+need lives elsewhere: the ``OTEL_METRICS_EXPORTER`` rule (only an opt-in with that
+variable set loads :mod:`voicemode_otel._metrics_exporter`), parsing all of
+``voicemode.env`` (:mod:`voicemode_otel.store.envfile`, which rewrites it) and the words
+for a misplaced file. The modules that need the rules import them from here:
+:mod:`~voicemode_otel.store.paths`, :mod:`~voicemode_otel.store.envfile` and
+:mod:`~voicemode_otel.consent.decision`, which gives them types (nothing else restates
+them); those three imports are the only ones in the package that run up to its root.
+
 Precedence, first match wins (docs/design.md, 'Consent'):
 
-1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off`` → paused.
-2. ``OTEL_SDK_DISABLED`` set to ``true``, ``1``, ``yes`` or ``on`` (any case) → paused. The
+1. ``DO_NOT_TRACK`` set to anything but ``0``/``false``/``no``/``off``: paused.
+2. ``OTEL_SDK_DISABLED`` set to ``true``, ``1``, ``yes`` or ``on`` (any case): paused. The
    specification counts only ``true``; for a privacy switch the safe reading is "off".
 3. ``VOICEMODE_TELEMETRY`` from the environment.
 4. An opt-out that voicemode-otel had to record in its own folder
-   (``telemetry/opted-out``) because ``voicemode.env`` could not be changed → off:
-   an opt-out always takes effect, whatever state that file is in.
+   (``telemetry/opted-out``) because ``voicemode.env`` could not be changed: off.
+   An opt-out always takes effect, whatever state that file is in.
 5. ``VOICEMODE_TELEMETRY`` from ``voicemode.env``.
-   For 3 and 5: ``true|1|yes|on`` → on; ``false|0|no|off`` → off; ``local`` →
-   local (reports built and logged here, never sent); ``ask``, empty or
-   anything else → not asked (an unrecognised value is named in the reason).
+   For 3 and 5: ``true|1|yes|on`` on; ``false|0|no|off`` off; ``local`` local
+   (reports built and logged here, never sent); ``ask``, empty or anything else
+   not asked (an unrecognised value is named in the reason).
 6. Otherwise: not asked.
-
-An opt-in (3 or 5 giving "on") is then narrowed by ``OTEL_METRICS_EXPORTER``, the
-OpenTelemetry way of choosing where metrics go: ``otlp`` or unset → on; ``none``
-(anywhere in the list) → paused, nothing deleted; ``console`` → local (reports kept
-in the local log, never printed: stdout is VoiceMode's MCP channel) without giving
-the ID up; anything else → paused, named as not supported. It never turns telemetry
-on and never overrides an opt-out.
+7. An opt-in (3 or 5 giving "on") is then narrowed by ``OTEL_METRICS_EXPORTER``, the
+   OpenTelemetry way of choosing where metrics go: ``otlp`` or unset, on; ``none``
+   (anywhere in the list), paused, nothing deleted; ``console``, local (reports kept
+   in the local log, never printed: stdout is VoiceMode's MCP channel) without giving
+   the ID up; anything else, paused, named as not supported. It never turns telemetry
+   on and never overrides an opt-out.
 """
 
 # No ``from __future__ import annotations``: in a regular install nothing else loads
@@ -74,7 +77,6 @@ OPT_OUT_MARKER_NAME = "opted-out"
 ON, LOCAL, PAUSED, OFF, NOT_ASKED = "on", "local", "paused", "off", "not-asked"
 YES = frozenset({"true", "1", "yes", "on"})
 NO = frozenset({"false", "0", "no", "off"})
-LOCAL_VALUES = frozenset({"local"})
 ASK = "ask"  # VoiceMode's own default: a recognised way to say "not asked yet"
 
 if TYPE_CHECKING:
@@ -83,11 +85,16 @@ if TYPE_CHECKING:
 
 
 def base_dir(environ: "Mapping[str, str]") -> str:
-    """``$VOICEMODE_BASE_DIR``, else ``~/.voicemode`` — VoiceMode's own rule."""
+    """``$VOICEMODE_BASE_DIR``, else ``~/.voicemode``: VoiceMode's own rule.
+
+    ``~`` is ``$HOME`` of ``environ`` where set (on POSIX, as ``os.path.expanduser``
+    reads it, at a tenth of its cost on every host start), else what ``expanduser`` finds.
+    """
     configured = environ.get(BASE_DIR_VARIABLE, "").strip()
-    return (
-        os.path.expanduser(configured) if configured else os.path.join(os.path.expanduser("~"), ".voicemode")
-    )
+    if configured:
+        return os.path.expanduser(configured)
+    home = environ.get("HOME") if os.name == "posix" else None
+    return home.rstrip("/") + "/.voicemode" if home else os.path.expanduser("~/.voicemode")
 
 
 _base_dir = base_dir  # for start(), whose parameter has the same name
@@ -118,74 +125,51 @@ def unquote(raw: str) -> str:
     if value[:1] in ("'", '"'):
         closing = value.find(value[0], 1)
         return value[1:closing] if closing != -1 else value[1:]
+    if "#" not in value:  # the usual value: nothing to cut
+        return value
     for index, char in enumerate(value):
         if char == "#" and index > 0 and value[index - 1] in " \t":
             return value[:index].strip()
     return value
 
 
-def split_lines(text: str) -> "list[str]":
-    """Lines with their endings, split at newlines only, as a shell reads them.
+def value_in(data: bytes, name: str) -> "str | None":
+    """The value a shell gives ``name`` after sourcing ``data`` (a later line wins), or None.
 
-    (``str.splitlines`` also splits at vertical tabs, form feeds and other
-    separators a shell keeps inside a line, so it could find an assignment
-    no shell would see.)
+    Found by searching the bytes for the name, not by walking every line: VoiceMode's
+    settings file has 400 of them and names the variable only in a comment, so at a
+    host's start this is one search and nothing decoded. A line whose first character
+    after blanks is ``#`` is a comment and never assigns; any other line naming the
+    variable is decoded alone (lines end at a newline, so each decodes as it would
+    inside the whole file) and read as :func:`assignment` reads it.
     """
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def parse(text: str, only: "str | None" = None) -> "dict[str, str]":
-    """Every assignment in ``text`` (of the variable ``only``, if given); a later line wins, as in a shell."""
-    values: dict[str, str] = {}
-    for raw in split_lines(text) if only is None else _lines_naming(text, only):
-        line = raw[:-1] if raw.endswith("\n") else raw
-        found = assignment(line[:-1] if line.endswith("\r") else line)
-        if found is not None:
-            values[found[2]] = unquote(found[3])
-    return values
-
-
-def _lines_naming(text: str, name: str) -> "list[str]":
-    """The lines of ``text`` (as :func:`split_lines` cuts them) that contain ``name``, in order.
-
-    Found by searching rather than by walking every line: VoiceMode's settings
-    file has 400 of them, and this runs at every host start.
-    """
-    lines = []
-    at = text.find(name)
+    value = None
+    wanted = name.encode("ascii")
+    at = data.find(wanted)
     while at != -1:
-        start = text.rfind("\n", 0, at) + 1
-        end = text.find("\n", at)
-        end = len(text) if end == -1 else end + 1
-        lines.append(text[start:end])
-        at = text.find(name, end)
-    return lines
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end == -1 else end
+        if data[start:at].lstrip()[:1] != b"#":
+            line = data[start:end].decode("utf-8", "surrogateescape")
+            found = assignment(line[:-1] if line.endswith("\r") else line)
+            if found is not None and found[2] == name:
+                value = unquote(found[3])
+        at = data.find(wanted, end)
+    return value
 
 
-_cache: "dict[str, tuple[tuple[int, int, int], dict[str, str]]]" = {}
+env_file_cache: "dict[str, tuple[tuple[int, int, int], str | None]]" = {}
+"""``voicemode.env`` path: (its inode, mtime and size; its ``VOICEMODE_TELEMETRY``): a running
+server decides on every call, and an unchanged file then costs one ``stat``. Whoever rewrites
+the file drops its entry (:mod:`voicemode_otel.store.envfile` does)."""
 MAX_ENV_FILE_BYTES = 1 << 20
 """VoiceMode's settings are a few kilobytes; a bigger "voicemode.env" is not one to parse."""
-_PREFERENCE_BYTES = PREFERENCE_VARIABLE.encode("ascii")
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    return "not a regular file"
-
-
-def read_env_file(path: str) -> "tuple[dict[str, str], bool, str | None]":
-    """``(values, exists, error)``; re-parsed only when the file changes (one ``stat`` otherwise).
-
-    ``values`` holds the ``VOICEMODE_TELEMETRY`` assignment, if any: the only
-    setting consent reads from the file.
+def read_env_file(path: str) -> "tuple[str | None, bool, str | None]":
+    """``(VOICEMODE_TELEMETRY's value or None, exists, error)``; re-read only when the file changes.
 
     Never blocks and never fails: a FIFO, a directory or a device in the
     file's place is reported, not opened for reading (``O_NONBLOCK`` and an
@@ -196,36 +180,32 @@ def read_env_file(path: str) -> "tuple[dict[str, str], bool, str | None]":
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        return {}, False, None
+        return None, False, None
     except OSError as error:
-        return {}, True, f"cannot read {path}: {error.strerror}"
+        return None, True, f"cannot read {path}: {error.strerror}"
     if not stat.S_ISREG(info.st_mode):
-        return {}, True, f"cannot read {path}: it is {_kind(info.st_mode)}"
+        from voicemode_otel.store.atomic import kind_of  # a misplaced file only, never a host's start
+
+        return None, True, f"cannot read {path}: it is {kind_of(info.st_mode)}"
     if info.st_size > MAX_ENV_FILE_BYTES:
-        return {}, True, f"cannot read {path}: larger than {MAX_ENV_FILE_BYTES} bytes"
+        return None, True, f"cannot read {path}: larger than {MAX_ENV_FILE_BYTES} bytes"
     signature = (info.st_ino, info.st_mtime_ns, info.st_size)
-    cached = _cache.get(path)
+    cached = env_file_cache.get(path)
     if cached is not None and cached[0] == signature:
         return cached[1], True, None
     try:
         fd = os.open(path, _READ_FLAGS)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO since the stat
-                return {}, True, f"cannot read {path}: it is not a regular file"
+                return None, True, f"cannot read {path}: it is not a regular file"
             data = os.read(fd, MAX_ENV_FILE_BYTES + 1)
         finally:
             os.close(fd)
     except OSError as error:
-        return {}, True, f"cannot read {path}: {error.strerror}"
-    # Only the one variable is ever looked up: a file that never names it (VoiceMode's
-    # default template: 400 lines, 14 kB) is not parsed at all on the host's start-up path.
-    values = (
-        parse(data.decode("utf-8", "surrogateescape"), only=PREFERENCE_VARIABLE)
-        if _PREFERENCE_BYTES in data
-        else {}
-    )
-    _cache[path] = (signature, values)
-    return values, True, None
+        return None, True, f"cannot read {path}: {error.strerror}"
+    value = value_in(data, PREFERENCE_VARIABLE)
+    env_file_cache[path] = (signature, value)
+    return value, True, None
 
 
 def _lexists(path: str) -> bool:
@@ -239,56 +219,18 @@ if os.access not in os.supports_follow_symlinks:  # Windows
 
 def opt_out_marker(base: str) -> str:
     """Where an opt-out is recorded when ``voicemode.env`` could not be changed."""
-    return os.path.join(base, STATE_DIR_NAME, OPT_OUT_MARKER_NAME)
-
-
-def forget_cached(path: str) -> None:
-    """Drop the cached parse after we rewrite the file ourselves."""
-    _cache.pop(path, None)
+    return os.sep.join((base, STATE_DIR_NAME, OPT_OUT_MARKER_NAME))
 
 
 def decide(base: "str | None", environ: "Mapping[str, str]", metrics: bool = True) -> "Decision":
     """The decision for ``base`` (VoiceMode's base directory; None: from ``environ``) under ``environ``.
 
     ``metrics``: the decision for voicemode-otel's metrics reports, which
-    ``OTEL_METRICS_EXPORTER`` narrows. The consent trace sampler and resource
+    ``OTEL_METRICS_EXPORTER`` narrows (:mod:`voicemode_otel._metrics_exporter`, loaded
+    only for an opt-in with that variable set). The consent trace sampler and resource
     detector, which serve the host's own OpenTelemetry setup, pass False: a
     metrics exporter choice says nothing about the host's traces.
     """
-    decision = _decide(base, environ)
-    if metrics and decision[0] == ON:
-        return _exporter(decision, environ.get(METRICS_EXPORTER, ""))
-    return decision
-
-
-def _exporter(decision: "Decision", raw: str) -> "Decision":
-    """An opt-in as ``OTEL_METRICS_EXPORTER`` narrows it (a comma-separated list, as the spec allows)."""
-    names = {name.strip().lower() for name in raw.split(",")} - {""}
-    shown = raw.strip()
-    if "none" in names:  # whatever else is listed: "none" means nothing leaves
-        reason = f"{METRICS_EXPORTER}={shown} is set: no metrics are exported (paused; nothing is deleted)"
-        return PAUSED, reason, decision[2], METRICS_EXPORTER
-    if not names or "otlp" in names:
-        return decision
-    if "console" in names:
-        return (
-            LOCAL,
-            f"{METRICS_EXPORTER}={shown} is set: reports are built and kept in the local log, never sent "
-            "(`voicemode-otel log --body`; nothing is deleted)",
-            decision[2],
-            METRICS_EXPORTER,
-        )
-    return (
-        PAUSED,
-        f"{METRICS_EXPORTER}={shown!r} is not supported (voicemode-otel exports otlp, and understands "
-        "none and console): nothing is sent",
-        decision[2],
-        METRICS_EXPORTER,
-    )
-
-
-def _decide(base: "str | None", environ: "Mapping[str, str]") -> "Decision":
-    """The decision before ``OTEL_METRICS_EXPORTER`` (rules 1 to 6)."""
     dnt = environ.get(DO_NOT_TRACK)
     if dnt is not None and dnt.strip().lower() not in NO:
         return PAUSED, f"DO_NOT_TRACK={dnt} is set (universal opt-out)", None, DO_NOT_TRACK
@@ -297,35 +239,39 @@ def _decide(base: "str | None", environ: "Mapping[str, str]") -> "Decision":
         # The spec counts only "true"; for a privacy switch the safe reading of 1/yes/on is "off" too.
         reading = "" if disabled.lower() == "true" else " (read as true: 1, yes and on turn it off too)"
         return PAUSED, f"{SDK_DISABLED}={disabled} is set{reading}", None, SDK_DISABLED
-    if PREFERENCE_VARIABLE in environ:
-        return _preference(environ[PREFERENCE_VARIABLE], "environment", "in the environment")
-    if base is None:  # only now: a universal opt-out needs no base directory at all
-        base = base_dir(environ)
-    marker = opt_out_marker(base)
-    if _lexists(marker):
-        return (
-            OFF,
-            f"opted out with voicemode-otel (recorded in {marker}, because {ENV_FILE_NAME} "
-            "could not be changed); `voicemode-otel enable` opts in again",
-            "false",
-            OPT_OUT_MARKER_NAME,
-        )
-    env_file = os.path.join(base, ENV_FILE_NAME)
-    values, _, error = read_env_file(env_file)
-    if PREFERENCE_VARIABLE in values:
-        return _preference(values[PREFERENCE_VARIABLE], ENV_FILE_NAME, f"in {env_file}")
-    if error:
-        return NOT_ASKED, f"not asked yet ({error})", None, "default"
-    return NOT_ASKED, f"not asked yet ({PREFERENCE_VARIABLE} is not set)", None, "default"
-
-
-def _preference(raw: str, source: str, where: str) -> "Decision":
+    raw = environ.get(PREFERENCE_VARIABLE)
+    if raw is not None:
+        source, where = "environment", "in the environment"
+    else:
+        if base is None:  # only now: a universal opt-out needs no base directory at all
+            base = base_dir(environ)
+        marker = opt_out_marker(base)
+        if _lexists(marker):
+            return (
+                OFF,
+                f"opted out with voicemode-otel (recorded in {marker}, because {ENV_FILE_NAME} "
+                "could not be changed); `voicemode-otel enable` opts in again",
+                "false",
+                OPT_OUT_MARKER_NAME,
+            )
+        env_file = os.sep.join((base, ENV_FILE_NAME))
+        raw, _, error = read_env_file(env_file)
+        if raw is None:
+            why = error or f"{PREFERENCE_VARIABLE} is not set"
+            return NOT_ASKED, f"not asked yet ({why})", None, "default"
+        source, where = ENV_FILE_NAME, f"in {env_file}"
     value = raw.strip().lower()
     if value in YES:
-        return ON, f"{PREFERENCE_VARIABLE}={raw} {where} (opted in)", raw, source
+        decision = ON, f"{PREFERENCE_VARIABLE}={raw} {where} (opted in)", raw, source
+        exporters = environ.get(METRICS_EXPORTER) if metrics else None
+        if exporters:  # an opt-in only, so the host's start pays nothing for the rule below
+            from voicemode_otel._metrics_exporter import narrowed
+
+            return narrowed(decision, exporters)
+        return decision
     if value in NO:
         return OFF, f"{PREFERENCE_VARIABLE}={raw} {where} (opted out)", raw, source
-    if value in LOCAL_VALUES:
+    if value == LOCAL:
         return (
             LOCAL,
             f"{PREFERENCE_VARIABLE}={raw} {where} (local only: reports are kept here, never sent)",
@@ -360,16 +306,16 @@ def start(
     With consent, a daemon thread sends a report when one is due (and keeps
     doing so daily in a long-running server); returns True. In local mode the
     thread builds and logs reports but sends nothing; returns False. Without
-    consent nothing at all happens — unless an opt-out left work behind (an ID
-    or unsent report to delete, a server erasure still owed), which a
-    background thread then does — and returns False.
+    consent nothing at all happens (unless an opt-out left work behind: an ID
+    or unsent report to delete, a server erasure still owed, which a
+    background thread then does) and returns False.
     """
     try:
         env = os.environ if environ is None else environ
-        state = decide(os.fspath(base_dir) if base_dir is not None else None, env)[0]
+        base = os.fspath(base_dir) if base_dir is not None else _base_dir(env)
+        state = decide(base, env)[0]
         if state == PAUSED:
             return False
-        base = os.fspath(base_dir) if base_dir is not None else _base_dir(env)
         if state not in (ON, LOCAL) and not _owes_work(base):
             return False
     except Exception:
@@ -383,13 +329,14 @@ def start(
 
 def _owes_work(base: str) -> bool:
     """An ID, delivery state or an owed erasure left by an opt-out (two ``lstat`` calls, usually)."""
-    state_dir = os.path.join(base, STATE_DIR_NAME)
-    if _lexists(os.path.join(base, "telemetry_id")):
+    if _lexists(os.sep.join((base, "telemetry_id"))):
         return True
-    return _lexists(state_dir) and any(
-        _lexists(os.path.join(state_dir, name))
-        for name in ("state.json", "pending.json", "enrollment.json", "local.json", "erasure.json")
-    )
+    state_dir = os.sep.join((base, STATE_DIR_NAME))
+    if _lexists(state_dir):
+        for name in ("state.json", "pending.json", "enrollment.json", "local.json", "erasure.json"):
+            if _lexists(os.sep.join((state_dir, name))):
+                return True
+    return False
 
 
 _bootstraps: "list[None]" = []  # one entry per bootstrap thread still starting (list ops are atomic)

@@ -189,6 +189,16 @@ _LINES = st.sampled_from(
         'VOICEMODE_TELEMETRY="yes"\r',
         "",
         "\x0bVOICEMODE_TELEMETRY=no",
+        # Comments are recognised on the bytes, before any decoding: these must agree too.
+        "  # VOICEMODE_TELEMETRY=true",
+        "\t#VOICEMODE_TELEMETRY=no VOICEMODE_TELEMETRY=yes",
+        "\x1c# VOICEMODE_TELEMETRY=on",
+        "\u00a0# VOICEMODE_TELEMETRY=local",
+        "\u00a0VOICEMODE_TELEMETRY=local",
+        "\udce9 VOICEMODE_TELEMETRY=1",
+        "VOICEMODE_TELEMETRY=on # VOICEMODE_TELEMETRY=off",
+        "X=1 # VOICEMODE_TELEMETRY=true",
+        "#",
     ]
 )
 
@@ -200,14 +210,15 @@ _LINES = st.sampled_from(
 def test_reading_only_the_preference_line_decides_as_parsing_the_whole_file(
     paths: Paths, lines: list[str], ending: str
 ) -> None:
-    """The start-up path parses only lines naming VOICEMODE_TELEMETRY; the value is the full parse's."""
+    """The start-up path reads only the lines naming the variable, comments undecoded: as a full parse."""
     import voicemode_otel as rules
+    from voicemode_otel.store import envfile
 
     text = "\n".join(lines) + ending
     paths.base.mkdir(parents=True, exist_ok=True)
     paths.env_file.write_bytes(text.encode("utf-8", "surrogatepass"))
-    rules.forget_cached(str(paths.env_file))
+    rules.env_file_cache.pop(str(paths.env_file), None)
     data = paths.env_file.read_bytes().decode("utf-8", "surrogateescape")
-    values, exists, error = rules.read_env_file(str(paths.env_file))
+    value, exists, error = rules.read_env_file(str(paths.env_file))
     assert (exists, error) == (True, None)
-    assert values.get("VOICEMODE_TELEMETRY") == rules.parse(data).get("VOICEMODE_TELEMETRY")
+    assert value == envfile.parse(data).get("VOICEMODE_TELEMETRY")

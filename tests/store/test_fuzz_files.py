@@ -36,6 +36,11 @@ env_lines = st.one_of(
             b"export",
             b"=",
             b"\xff\xfe\x00",
+            b" \t# VOICEMODE_TELEMETRY=on",
+            b"\x1c#VOICEMODE_TELEMETRY=1",
+            b"\xc2\xa0# VOICEMODE_TELEMETRY=yes",
+            b"\xe9VOICEMODE_TELEMETRY=local",
+            b"VOICEMODE_TELEMETRY=off # VOICEMODE_TELEMETRY=on",
         ]
     ),
 )
@@ -75,9 +80,16 @@ def test_any_env_file_bytes_decide_without_raising(tmp_path: Path, data: bytes) 
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir()
     (base / "voicemode.env").write_bytes(data)
-    rules.forget_cached(str(base / "voicemode.env"))
+    rules.env_file_cache.pop(str(base / "voicemode.env"), None)
     decision = consent.decide(Paths(base), {})
     assert decision.state in consent.State
+
+
+@FUZZ
+@given(data=env_files)
+def test_the_start_up_lookup_reads_any_bytes_as_the_full_parse_does(data: bytes) -> None:
+    """``value_in`` skips comment lines undecoded and decodes lines alone; the answer is the full parse's."""
+    assert rules.value_in(data, KEY) == envfile.parse(data.decode("utf-8", "surrogateescape")).get(KEY)
 
 
 @FUZZ
@@ -85,12 +97,12 @@ def test_any_env_file_bytes_decide_without_raising(tmp_path: Path, data: bytes) 
 def test_rewrite_sets_the_value_and_keeps_every_other_line(data: bytes, value: str) -> None:
     """After a rewrite the file says ``value``; every line that did not assign the key is byte-identical."""
     new = envfile.rewrite(data, KEY, value, "comment")
-    assert rules.parse(new.decode("utf-8", "surrogateescape")).get(KEY) == value
+    assert envfile.parse(new.decode("utf-8", "surrogateescape")).get(KEY) == value
 
     def others(blob: bytes) -> list[str]:
         text = blob.decode("utf-8", "surrogateescape")
         kept = []
-        for line in rules.split_lines(text):
+        for line in envfile.split_lines(text):
             found = rules.assignment(line.removesuffix("\n").removesuffix("\r"))
             if found is None or found[2] != KEY:
                 kept.append(line.removesuffix("\n"))

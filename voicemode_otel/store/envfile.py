@@ -1,8 +1,9 @@
 """Rewriting one key of VoiceMode's ``voicemode.env``, keeping every other byte.
 
 The file belongs to VoiceMode and to the user: it is read the way a shell
-would source it (the package's ``__init__`` holds that one parser)
-and when the preference changes only that key's line is replaced. The file
+would source it (a line is read by the package root's :func:`~voicemode_otel.assignment`
+and :func:`~voicemode_otel.unquote`, the same two the host's start-up uses to find
+``VOICEMODE_TELEMETRY`` alone) and when the preference changes only that key's line is replaced. The file
 is handled as bytes (``surrogateescape``), so a Latin-1 comment or a stray
 byte survives exactly, and CRLF endings stay CRLF.
 
@@ -40,6 +41,31 @@ class EnvChange:
     """The file that now holds the line (the link's target when ``voicemode.env`` is a link)."""
     note: str | None = None
     """A sentence for the user when the write was not the plain atomic one."""
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split at newlines only, as a shell reads them.
+
+    (``str.splitlines`` also splits at vertical tabs, form feeds and other
+    separators a shell keeps inside a line, so it could find an assignment
+    no shell would see.)
+    """
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def parse(text: str) -> dict[str, str]:
+    """Every assignment in ``text``; a later line wins, as in a shell."""
+    values: dict[str, str] = {}
+    for raw in split_lines(text):
+        line = raw[:-1] if raw.endswith("\n") else raw
+        found = rules.assignment(line[:-1] if line.endswith("\r") else line)
+        if found is not None:
+            values[found[2]] = rules.unquote(found[3])
+    return values
 
 
 def _target(path: Path) -> tuple[Path, str | None]:
@@ -87,7 +113,7 @@ def rewrite(data: bytes, key: str, value: str, comment: str) -> bytes:
     rewritten line (CRLF, LF or none at the end of the file) are kept too.
     """
     text = data.decode("utf-8", "surrogateescape")
-    lines = rules.split_lines(text)
+    lines = split_lines(text)
     replaced = False
     for index, line in enumerate(lines):
         body = line[:-1] if line.endswith("\n") else line
@@ -127,7 +153,7 @@ def set_value(path: Path, key: str, value: str, *, comment: str) -> EnvChange:
     """
     target, note = _target(path)
     data = _read(target)
-    previous = rules.parse(data.decode("utf-8", "surrogateescape")).get(key)
+    previous = parse(data.decode("utf-8", "surrogateescape")).get(key)
     new = rewrite(data, key, value, comment)
     exists = bool(data) or target.exists()
     if exists and not os.access(target, os.W_OK):
@@ -151,6 +177,6 @@ def set_value(path: Path, key: str, value: str, *, comment: str) -> EnvChange:
         note = (
             note + "; " if note else ""
         ) + f"{target.parent} is read-only, so {target.name} was rewritten in place"
-    rules.forget_cached(str(path))
-    rules.forget_cached(str(target))
+    rules.env_file_cache.pop(str(path), None)  # consent reads the file anew
+    rules.env_file_cache.pop(str(target), None)
     return EnvChange(previous, target, note)

@@ -1,7 +1,8 @@
 """Test support shipped with the package: sample VoiceMode logs and capture servers.
 
 :mod:`~voicemode_otel.testing.logs` writes conversation logs the way VoiceMode does
-(``sample_week``), :mod:`~voicemode_otel.testing.capture` and
+(``sample_week``), :mod:`~voicemode_otel.testing.settings` the ``voicemode.env`` template it
+writes (``voicemode_env``), :mod:`~voicemode_otel.testing.capture` and
 :mod:`~voicemode_otel.testing.grpc_capture` are real OTLP servers on 127.0.0.1 that record what
 arrives. For tests, scripts and benchmarks.
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         sample_week,
         voicemode_line,
     )
+    from voicemode_otel.testing.settings import voicemode_env
 
 __all__ = [
     "CUSTOM_STT",
@@ -50,6 +52,7 @@ __all__ = [
     "conversation_id_for",
     "logs",
     "sample_week",
+    "voicemode_env",
     "voicemode_line",
 ]
 
@@ -72,6 +75,7 @@ _HOMES = {
     "PACIFIC": "logs",
     "logs": "logs",
     "sample_week": "logs",
+    "voicemode_env": "settings",
 }
 
 
