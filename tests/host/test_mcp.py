@@ -114,21 +114,25 @@ def test_opt_in_refused_under_do_not_track(paths: Paths) -> None:
     assert not paths.base.exists()
 
 
-def test_forget_against_a_server_and_with_it_down(paths: Paths, capture: CaptureServer) -> None:
-    """Forget asks DELETE /v1/installations/{id}; with the server down the erasure stays owed, then goes."""
+def _opted_in_with_one_delivery_to(paths: Paths, url: str) -> str:
+    """Opted in, one report recorded as delivered to ``url`` (an opt-out then owes it an erasure); the ID."""
     from dataclasses import replace
 
-    from voicemode_otel.delivery import erasure
     from voicemode_otel.operations import preference
     from voicemode_otel.store import state
-    from voicemode_otel.testing import Behaviour
 
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
-    telemetry_id = paths.telemetry_id.read_text().strip()
     current = state.load_state(paths)
-    state.save_state(
-        paths, replace(current, last_delivered_at=current.opted_in_at, delivered_to=(capture.url,))
-    )
+    state.save_state(paths, replace(current, last_delivered_at=current.opted_in_at, delivered_to=(url,)))
+    return paths.telemetry_id.read_text().strip()
+
+
+def test_forget_against_a_server_and_with_it_down(paths: Paths, capture: CaptureServer) -> None:
+    """Forget asks DELETE /v1/installations/{id}; with the server down the erasure stays owed, then goes."""
+    from voicemode_otel.delivery import erasure
+    from voicemode_otel.testing import Behaviour
+
+    telemetry_id = _opted_in_with_one_delivery_to(paths, capture.url)
     capture.answer(Behaviour(503, body=b""))
 
     async def down() -> None:
@@ -245,18 +249,9 @@ def test_server_info_names_voicemode_otel(paths: Paths) -> None:
 
 def test_opt_out_through_mcp_erases_on_the_server(paths: Paths, capture: CaptureServer) -> None:
     """telemetry_set_preference(enabled=false) after a delivery asks the server to delete the ID's rows."""
-    from dataclasses import replace
-
-    from voicemode_otel.operations import preference
-    from voicemode_otel.store import state
     from voicemode_otel.testing import Behaviour
 
-    preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
-    telemetry_id = paths.telemetry_id.read_text().strip()
-    current = state.load_state(paths)
-    state.save_state(
-        paths, replace(current, last_delivered_at=current.opted_in_at, delivered_to=(capture.url,))
-    )
+    telemetry_id = _opted_in_with_one_delivery_to(paths, capture.url)
     capture.answer(Behaviour(204, body=b""))
 
     async def scenario() -> None:
