@@ -23,27 +23,6 @@ RUNS = 300
 HEAVY = ("opentelemetry.sdk", "requests", "google.protobuf")
 
 
-VOICEMODE_ENV_LINES = 400
-"""VoiceMode 9 writes a ~400-line, 14 kB ``voicemode.env`` template on first run."""
-
-
-def _voicemode_env() -> str:
-    """A settings file shaped like VoiceMode's template: comments and settings, no telemetry choice."""
-    lines = []
-    for index in range(VOICEMODE_ENV_LINES // 4):
-        lines += [
-            f"# Setting {index}: what it does, its default and where it applies.",
-            "# More explanation of the setting, as the template has for every one.",
-            f"# VOICEMODE_SETTING_{index}=default",
-            "",
-        ]
-    lines[-4:] = [
-        "# Anonymous usage statistics (voicemode-otel): true, false, local or ask",
-        "# VOICEMODE_TELEMETRY=",
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def regular_install(root: Path) -> tuple[Path, str]:
     """A wheel of this checkout, pip-installed into a fresh venv: what users run, no editable hook.
 
@@ -136,12 +115,10 @@ def opted_out() -> list[Row]:
         python, how = regular_install(root)
         neutral = root / "neutral"
         neutral.mkdir()
-        settings = root / "voicemode"
-        settings.mkdir()
-        (settings / "voicemode.env").write_text(_voicemode_env())
         cases = [
-            ("DO_NOT_TRACK=1", {"DO_NOT_TRACK": "1"}),
-            ("not asked yet, VoiceMode's 400-line voicemode.env", {}),
+            ("DO_NOT_TRACK=1", {"DO_NOT_TRACK": "1"}, None),
+            ("not asked yet, VoiceMode's 400-line voicemode.env", {}, None),
+            ("opted out: VOICEMODE_TELEMETRY=false in that voicemode.env", {}, "false"),
         ]
         # The call lives in a host module, byte-compiled as VoiceMode's own code is, against an
         # empty host module: with `-c "import voicemode_otel; voicemode_otel.start()"` against
@@ -153,8 +130,12 @@ def opted_out() -> list[Row]:
             [str(python), "-m", "py_compile", "host_ours.py", "host_bare.py"], cwd=neutral, check=True
         )
         ours_code, bare_code = "import host_ours", "import host_bare"
-        for label, extra in cases:
-            env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "VOICEMODE_BASE_DIR": str(settings), **extra}
+        for number, (label, extra, telemetry) in enumerate(cases):
+            # Where VoiceMode keeps it for most users: ~/.voicemode, VOICEMODE_BASE_DIR unset.
+            home = root / f"home-{number}"
+            (home / ".voicemode").mkdir(parents=True)
+            (home / ".voicemode" / "voicemode.env").write_text(testing.voicemode_env(telemetry))
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(home), **extra}
             commands = {"ours": [str(python), "-c", ours_code], "bare": [str(python), "-c", bare_code]}
             _cpu_and_wall(commands, 5, env, neutral)  # warm the page cache
             times = _cpu_and_wall(commands, RUNS, env, neutral)
