@@ -184,7 +184,7 @@ def read_env_file(path: str) -> "tuple[str | None, bool, str | None]":
     except OSError as error:
         return None, True, f"cannot read {path}: {error.strerror}"
     if not stat.S_ISREG(info.st_mode):
-        from voicemode_otel.store.atomic import kind_of  # a misplaced file only, never a host's start
+        from voicemode_otel.store.atomic import kind_of  # its words, loaded only for a misplaced file
 
         return None, True, f"cannot read {path}: it is {kind_of(info.st_mode)}"
     if info.st_size > MAX_ENV_FILE_BYTES:
