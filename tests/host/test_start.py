@@ -213,6 +213,37 @@ def test_opted_out_start_removes_leftovers(paths: Paths) -> None:
     assert files_under(paths.base) == kept
 
 
+# Files in the state folder that an opt-out leaves nothing to do about: our own opt-out record
+# (the decision reads it) and the delivery lock (empty, held only while a delivery runs).
+NOT_LEFTOVERS = {"opt_out_marker", "lock_file"}
+
+
+def _leftover_files(paths: Paths) -> dict[str, Path]:
+    """Every file Paths names for this installation's ID and delivery state."""
+    found = {"telemetry_id": paths.telemetry_id}
+    for name, member in vars(Paths).items():
+        if isinstance(member, property) and name not in NOT_LEFTOVERS:
+            path = getattr(paths, name)
+            if path.parent == paths.state_dir:
+                found[name] = path
+    return found
+
+
+def test_the_start_hook_sees_every_file_an_opt_out_must_remove(paths: Paths) -> None:
+    """The root's ``_owes_work`` names these files itself (the start-up path cannot load Paths): one list.
+
+    Any of them alone, after an opt-out, means the start hands clean-up to a thread.
+    """
+    leftovers = _leftover_files(paths)
+    assert set(leftovers) >= {"telemetry_id", "state_file", "pending_file", "erasure_file"}
+    assert not voicemode_otel._owes_work(str(paths.base))
+    for name, path in leftovers.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+        assert voicemode_otel._owes_work(str(paths.base)), name
+        path.unlink()
+
+
 def test_do_not_track_pauses_without_deleting(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
     """DO_NOT_TRACK stops everything but deletes nothing (design §3)."""
     preference.set_preference(paths, True, {"VOICEMODE_BASE_DIR": str(paths.base)})
